@@ -1,5 +1,5 @@
 # siting: two commands do all set-up on a machine with python3 and make.
-#   make run   - create .venv, build nothing that is committed, run the demo, serve API and reports
+#   make run   - create .venv, validate and summarise the embedded demo study areas
 #   make test  - create .venv, run ruff, mypy and pytest
 PYTHON ?= python3
 VENV   := .venv
@@ -7,13 +7,11 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
 
 .PHONY: help venv test lint typecheck pytest run bench data clean lock
 
 help:
-	@echo "make run    - set up .venv, run the demo scenarios, serve the API and reports on http://$(HOST):$(PORT)"
+	@echo "make run    - set up .venv, validate and summarise the embedded demo study areas"
 	@echo "make test   - set up .venv, run ruff, mypy and pytest"
 	@echo "make bench  - run the benchmarks against spopt / networkx (installs the bench extras)"
 	@echo "make data   - rebuild gis_data/*.gpkg from gis_data/raw (seeded, deterministic)"
@@ -43,7 +41,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 run: $(STAMP)
-	$(BIN)/siting demo run --host $(HOST) --port $(PORT)
+	$(BIN)/siting demo info
 
 data: $(STAMP)
 	$(BIN)/siting demo build

@@ -9,7 +9,6 @@ from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from pyproj import CRS
 
@@ -18,7 +17,7 @@ from siting.errors import Problem, StudyAreaError
 from siting.io import RawLayers, read_layers
 from siting.validation import LAYER_SPECS, Report, check_outside_boundary, validate_layer
 
-__all__ = ["HOUSEHOLD_SIZE", "LAYER_NAMES", "StudyArea", "demand_weights", "load_study_area"]
+__all__ = ["HOUSEHOLD_SIZE", "LAYER_NAMES", "StudyArea", "load_study_area"]
 
 #: Layer names a study area knows; only ``demand`` is required.
 LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
@@ -298,8 +297,3 @@ def _check_tables(
                     rows=tuple(unknown[:20]),
                 )
             )
-
-
-def demand_weights(area: StudyArea, column: str = "households") -> np.ndarray:
-    """Demand weights as a float array, shape (n_demand,), from ``population`` or ``households``."""
-    return area.layers["demand"][column].to_numpy(dtype=float)
