@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,7 +14,36 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import SolverError
 
-__all__ = ["MipSolution", "solve_mip"]
+__all__ = ["MipSolution", "new_highs", "solve_mip"]
+
+_banner_silenced = False
+
+
+def new_highs() -> Any:
+    """Return a quiet ``highspy.Highs`` instance.
+
+    HiGHS prints a copyright banner to the process's stdout (from C++) the first time
+    an instance is created; that would corrupt CLI output and JSON on stdout, so the
+    first construction runs with file descriptor 1 pointed at ``/dev/null``.
+    """
+    global _banner_silenced  # noqa: PLW0603 - once per process
+    import highspy
+
+    if _banner_silenced:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_silenced = True
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass(frozen=True)
@@ -117,8 +147,7 @@ def solve_mip(
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in flags
         ]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     if time_limit is not None:
