@@ -26,6 +26,12 @@ err_console = Console(stderr=True)
 log = logging.getLogger("siting")
 
 
+def _mount_subcommands() -> None:
+    from siting.cli_demo import demo_app
+
+    app.add_typer(demo_app, name="demo")
+
+
 def fail(exc: BaseException, *, code: int = 1) -> typer.Exit:
     """Print an error as a clean message (no traceback) and return the exit to raise."""
     if isinstance(exc, SitingError):
@@ -99,3 +105,6 @@ def print_summary(summary: dict) -> None:
     for w in summary["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     console.print("[green]valid[/]")
+
+
+_mount_subcommands()

@@ -85,6 +85,8 @@ LAYER_SPECS: dict[str, LayerSpec] = {
         LayerSpec("roads", _LINE),
         LayerSpec("exclusions", _POLY),
         LayerSpec("compounds", _POLY),
+        LayerSpec("streets", _POLY),
+        LayerSpec("buildings", _POLY),
     )
 }
 
