@@ -10,6 +10,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from siting.demand import lattice_pieces
 from siting.demo.common import CRS
 from siting.demo.streets import street_cells
 
@@ -216,28 +217,11 @@ def demand_cells(compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         One polygon piece per (cell, compound, connected part), sorted, with ``compound``, ``street``,
         ``row``, ``col`` (lattice indices) and ``area_m2``.
     """
-    minx, miny, maxx, maxy = shapely.total_bounds(compounds.geometry.to_numpy())
-    c0, r0 = int(np.floor(minx / CELL_M)), int(np.floor(miny / CELL_M))
-    c1, r1 = int(np.ceil(maxx / CELL_M)), int(np.ceil(maxy / CELL_M))
-    col_grid, row_grid = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
-    cols, rows = col_grid.ravel(), row_grid.ravel()
-    boxes = shapely.box(cols * CELL_M, rows * CELL_M, (cols + 1) * CELL_M, (rows + 1) * CELL_M)
-    tree = shapely.STRtree(boxes)
-    comp_idx, box_idx = tree.query(compounds.geometry.to_numpy(), predicate="intersects")
-    pieces = shapely.intersection(compounds.geometry.to_numpy()[comp_idx], boxes[box_idx])
-    frame = gpd.GeoDataFrame(
-        {
-            "compound": compounds["compound_id"].to_numpy()[comp_idx],
-            "street": compounds["street"].to_numpy()[comp_idx],
-            "row": rows[box_idx],
-            "col": cols[box_idx],
-        },
-        geometry=pieces,
-        crs=CRS,
-    )
-    frame = frame.explode(index_parts=False)
-    frame = frame.loc[frame.geom_type == "Polygon"]
-    frame = frame.loc[frame.geometry.area >= MIN_PIECE_M2].copy()
+    frame = lattice_pieces(compounds, cell_m=CELL_M, min_piece_m2=MIN_PIECE_M2)
+    src = frame.pop("source_index").to_numpy()
+    frame.insert(0, "compound", compounds["compound_id"].to_numpy()[src])
+    frame.insert(1, "street", compounds["street"].to_numpy()[src])
+    frame = frame.drop(columns="area_m2")
     frame["x"] = frame.geometry.centroid.x.round(2)
     frame["y"] = frame.geometry.centroid.y.round(2)
     frame = frame.sort_values(["street", "compound", "row", "col", "x", "y"], kind="mergesort")
