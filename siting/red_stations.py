@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.models.base import Method, SolveResult
 from siting.models.mclp import MCLP
+from siting.phasing import PhasedPlan
 from siting.study_area import StudyArea
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "fewest_stations_for_share",
     "grid_table",
     "next_best_stations",
+    "phased_stations",
     "prepare_red_stations",
 ]
 
@@ -505,3 +507,59 @@ def grid_table(problem: RedStationProblem, selected: Sequence[int] | np.ndarray)
         }
     )
     return out.reset_index(drop=True)
+
+
+def phased_stations(
+    problem: RedStationProblem,
+    projections: Sequence[pd.DataFrame],
+    *,
+    sites_per_phase: Sequence[int] | None = None,
+    budgets: Sequence[float] | None = None,
+    band: Literal["low", "mid", "high"] = "mid",
+    time_limit: float | None = 120.0,
+) -> tuple[PhasedPlan, gpd.GeoDataFrame]:
+    """Plan red stations in phases under projected demand; stations opened earlier stay open.
+
+    Parameters
+    ----------
+    problem : RedStationProblem
+        The prepared problem (its demand points need ``grid_id`` and ``population``).
+    projections : sequence of DataFrame
+        One :meth:`siting.growth.GrowthFit.project` output per phase, in year order.
+    sites_per_phase, budgets : sequence, optional
+        New stations (or opening budget) allowed in each phase.
+    band : {"low", "mid", "high"}
+        Which growth band drives the demand.
+    time_limit : float, optional
+        Seconds for the solver.
+
+    Returns
+    -------
+    tuple
+        The :class:`~siting.phasing.PhasedPlan` and a GeoDataFrame of the open stations
+        with ``opens_in`` (the phase year when each becomes needed; existing stations get
+        the first year) and ``existing``.
+    """
+    from siting.growth import scale_demand
+    from siting.phasing import solve_phased
+
+    if not projections:
+        raise InputError(Problem("projections", "no phase given", "give one projection per phase year"))
+    years = [int(p["year"].iloc[0]) for p in projections]
+    weights = np.stack(
+        [scale_demand(problem.demand, p, band=band)["households"].to_numpy(float) for p in projections]
+    )
+    plan = solve_phased(
+        problem.coverage,
+        weights,
+        years=years,
+        sites_per_phase=sites_per_phase,
+        budgets=budgets,
+        site_cost=problem.sites["cost"].to_numpy(float),
+        fixed=problem.fixed,
+        time_limit=time_limit,
+    )
+    open_idx = np.flatnonzero(plan.opened_in >= 0)
+    sites = problem.sites.iloc[open_idx].copy()
+    sites["opens_in"] = [years[int(t)] for t in plan.opened_in[open_idx]]
+    return plan, sites.sort_values(["opens_in", "site_id"]).reset_index(drop=True)
