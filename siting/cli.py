@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from siting import __version__
@@ -24,6 +27,28 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger("siting")
+
+
+@contextmanager
+def steps(title: str) -> Iterator[Callable[[str], None]]:
+    """Show a rich progress display; yields a callback that starts the next named step."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        current: list[Any] = []
+
+        def step(message: str) -> None:
+            if current:
+                progress.update(current[-1], completed=1, total=1)
+            current.append(progress.add_task(f"{title}: {message}", total=None))
+
+        yield step
+        if current:
+            progress.update(current[-1], completed=1, total=1)
 
 
 def _mount_subcommands() -> None:
@@ -105,6 +130,51 @@ def print_summary(summary: dict) -> None:
     for w in summary["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     console.print("[green]valid[/]")
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: runs/<scenario name>).")
+    ] = None,
+) -> None:
+    """Run a scenario and write result.gpkg, sites.geojson, summary.json and report.html."""
+    from siting.outputs import write_run
+    from siting.runner import run_scenario
+    from siting.scenario import load_scenario
+
+    try:
+        sc, base = load_scenario(scenario)
+        target = out or Path("runs") / sc.name
+        with steps(sc.name) as step:
+            result = run_scenario(sc, base, progress=step)
+            step(f"writing {target}")
+            write_run(result, target, report=_report_writer())
+    except Exception as exc:
+        raise fail(exc) from None
+    _print_run(result.summary, target)
+
+
+def _report_writer() -> Callable[[Path], Any] | None:
+    try:
+        from siting.report import write_report
+    except ImportError:
+        return None
+    return write_report
+
+
+def _print_run(summary: Mapping[str, Any], target: Path) -> None:
+    share = summary.get("covered_share")
+    parts = [f"[bold]{summary['scenario']['name']}[/]", f"status {summary.get('status')}"]
+    if share is not None:
+        parts.append(f"covered {share:.1%}")
+    parts.append(f"sites {summary.get('stations')}")
+    gap = summary.get("gap")
+    if isinstance(gap, float):
+        parts.append(f"gap {gap:.2%}")
+    console.print("   ".join(parts))
+    console.print(f"wrote {target}/")
 
 
 _mount_subcommands()

@@ -27,6 +27,7 @@ __all__ = [
     "grid_table",
     "next_best_stations",
     "phased_stations",
+    "plan_from_result",
     "prepare_red_stations",
 ]
 
@@ -289,7 +290,8 @@ def _groups(
     return {name: np.flatnonzero(np.isin(site_grid, gs)) for name, gs in members.items()}
 
 
-def _plan(problem: RedStationProblem, result: SolveResult) -> RedStationPlan:
+def plan_from_result(problem: RedStationProblem, result: SolveResult) -> RedStationPlan:
+    """Turn any model's result over the problem's sites into a plan (ranked sites, grid table, summary)."""
     if result.status == "infeasible":
         raise InputError(
             Problem("plan", f"infeasible: {result.reason}", "relax the grid rule, p or the budget")
@@ -350,7 +352,7 @@ def best_stations(
 ) -> RedStationPlan:
     """Find the best ``p`` stations (existing ones included) or the best within ``budget`` (MCLP)."""
     result = problem.model(p=p, budget=budget).solve(method=method, time_limit=time_limit, seed=seed)
-    return _plan(problem, result)
+    return plan_from_result(problem, result)
 
 
 def fewest_stations_for_share(
@@ -390,7 +392,7 @@ def fewest_stations_for_share(
         else:
             lo = mid + 1
     assert best is not None  # the full candidate set reaches every reachable household
-    return _plan(problem, best)
+    return plan_from_result(problem, best)
 
 
 def next_best_stations(
