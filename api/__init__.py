@@ -1,0 +1,1 @@
+"""HTTP service for the city governance platform: a thin FastAPI layer over ``siting``."""
