@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -73,8 +73,8 @@ class AccessInfo:
     walking_speed_kmh: float
     crs: str
     n_pairs: int
-    demand_ids: tuple[str, ...]
-    candidate_ids: tuple[str, ...]
+    demand_ids: tuple[str, ...] = field(repr=False)
+    candidate_ids: tuple[str, ...] = field(repr=False)
     demand_far: tuple[str, ...] = ()
     candidates_far: tuple[str, ...] = ()
     max_snap_m: float | None = None

@@ -91,6 +91,15 @@ class ChargingPlan:
     assignment: pd.DataFrame
     report: ReportDemand | None = None
 
+    def __repr__(self) -> str:
+        """Summarise the plan in one line (the tables are shown by their own attributes)."""
+        cov = self.coverage
+        return (
+            f"ChargingPlan({len(self.sites)} sites, {cov.get('piles', 0):,} piles, "
+            f"{cov.get('users_served_share', 0.0):.1%} of e-bike users served, "
+            f"status={self.solve.status!r}, gap={self.solve.gap:.2%})"
+        )
+
     def sites_geojson(self, crs: str = "wgs84") -> dict[str, Any]:
         """Return the sites as a GeoJSON FeatureCollection in ``crs`` (``wgs84`` lon/lat by default)."""
         import json

@@ -119,6 +119,16 @@ class RedStationPlan:
     summary: Mapping[str, Any]
     result: SolveResult = field(repr=False)
 
+    def __repr__(self) -> str:
+        """Summarise the plan in one line (the tables are shown by their own attributes)."""
+        s = self.summary
+        share = s.get("covered_share")
+        share_text = f"{share:.1%}" if isinstance(share, float) else "n/a"
+        return (
+            f"RedStationPlan({len(self.sites)} stations, {share_text} of households within "
+            f"{s.get('radius_m', float('nan')):g} m, status={self.result.status!r}, gap={self.result.gap:.2%})"
+        )
+
 
 def _problem_params(
     radius_m: float | None, life_circle: str | None, grid_rule: str

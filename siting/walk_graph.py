@@ -119,6 +119,16 @@ class WalkNetwork:
     def __post_init__(self) -> None:
         object.__setattr__(self, "edge_tree", shapely.STRtree(self.edge_geometry))
 
+    def __repr__(self) -> str:
+        """Summarise the network in one line (the arrays are too long to print in a notebook)."""
+        epsg = self.crs.to_epsg() if hasattr(self.crs, "to_epsg") else self.crs
+        return (
+            f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+            f"{float(self.edge_length.sum()) / 1000:,.1f} km, EPSG:{epsg}, "
+            f"{self.walking_speed_kmh:g} km/h, {self.islands.n_components} component(s), "
+            f"islands={self.islands.policy!r}, source={self.source!r})"
+        )
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
