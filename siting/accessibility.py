@@ -207,11 +207,17 @@ def _pairs(
     circuity: float,
     max_snap_m: float,
     on_far: str,
+    client: Any = None,
 ) -> tuple[sp.csr_array, dict[str, Any]]:
     """Distances within ``cutoff`` (CSR, metres) in either mode, plus the mode-specific info fields."""
     if g is None:
         info: dict[str, Any] = {"mode": "straight-line", "circuity": float(circuity)}
-        rows, cols, vals = straight_line_pairs(d.xy, c.xy, cutoff, circuity=circuity)
+        if client is not None:
+            from siting.distributed import straight_line_rows
+
+            rows, cols, vals = straight_line_rows(client, d.xy, c.xy, cutoff, circuity=circuity)
+        else:
+            rows, cols, vals = straight_line_pairs(d.xy, c.xy, cutoff, circuity=circuity)
         csr = sp.coo_array((vals, (rows, cols)), shape=(len(d), len(c))).tocsr()
         csr.sort_indices()
         return csr, info
@@ -225,7 +231,12 @@ def _pairs(
         "max_snap_m": float(max_snap_m),
         "network": g.source,
     }
-    return network_csr(g, ds, cs, cutoff, d_xy=d.xy, c_xy=c.xy), info
+    mapper = None
+    if client is not None:
+        from siting.distributed import dask_tile_mapper
+
+        mapper = dask_tile_mapper(client)
+    return network_csr(g, ds, cs, cutoff, d_xy=d.xy, c_xy=c.xy, map_tiles=mapper), info
 
 
 def _site_matrix(csr: sp.csr_array, values: np.ndarray, info: AccessInfo) -> SiteMatrix:
@@ -244,6 +255,7 @@ def coverage_matrix(
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     circuity: float = 1.0,
     on_far: str = "warn",
+    client: Any = None,
 ) -> SiteMatrix:
     """Which candidates each demand point reaches within ``radius`` metres.
 
@@ -262,6 +274,10 @@ def coverage_matrix(
         Straight-line mode only: network / straight-line ratio (>= 1; 1.0 = plain distance).
     on_far : {"warn", "raise", "ignore"}
         Besides listing far points in ``info``: warn (default), raise, or stay quiet.
+    client : dask.distributed.Client, optional
+        Compute on this Dask cluster (:mod:`siting.distributed`): the network with the
+        candidates inserted is scattered once and tiles of candidates run as tasks (network
+        mode), or chunks of demand rows do (straight-line mode). The result is identical.
 
     Returns
     -------
@@ -270,7 +286,9 @@ def coverage_matrix(
     """
     problems = _positive(radius, "radius", "use a walking radius such as 500 (metres)")
     d, c = _prepare(g, demand, candidates, problems, circuity=circuity, unit="m")
-    pairs, extra = _pairs(g, d, c, float(radius), circuity=circuity, max_snap_m=max_snap_m, on_far=on_far)
+    pairs, extra = _pairs(
+        g, d, c, float(radius), circuity=circuity, max_snap_m=max_snap_m, on_far=on_far, client=client
+    )
     info = AccessInfo(
         kind="coverage",
         threshold_m=float(radius),
@@ -296,6 +314,7 @@ def cost_matrix(
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     circuity: float = 1.0,
     on_far: str = "warn",
+    client: Any = None,
 ) -> SiteMatrix:
     """Compute the walking distance (or time) of every demand-candidate pair within ``cutoff`` metres.
 
@@ -311,7 +330,7 @@ def cost_matrix(
         Store metres, or minutes at the walking speed.
     walking_speed_kmh : float, optional
         Speed for minutes; default ``g.walking_speed_kmh`` (4.5 km/h without a network).
-    max_snap_m, circuity, on_far
+    max_snap_m, circuity, on_far, client
         As in :func:`coverage_matrix`.
 
     Returns
@@ -326,7 +345,9 @@ def cost_matrix(
     )
     problems += _positive(speed, "walking_speed_kmh", "use e.g. 4.5")
     d, c = _prepare(g, demand, candidates, problems, circuity=circuity, unit=unit)
-    pairs, extra = _pairs(g, d, c, float(cutoff), circuity=circuity, max_snap_m=max_snap_m, on_far=on_far)
+    pairs, extra = _pairs(
+        g, d, c, float(cutoff), circuity=circuity, max_snap_m=max_snap_m, on_far=on_far, client=client
+    )
     values = pairs.data if unit == "m" else pairs.data / (speed * 1000.0 / 60.0)
     info = AccessInfo(
         kind="cost",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,16 @@ from scipy.spatial import cKDTree
 from siting.snapping import AttachedPoints, SnapResult, attach_points
 from siting.walk_graph import WalkNetwork
 
-__all__ = ["BLOCK_CELLS", "direct_pairs", "network_csr", "network_pairs"]
+__all__ = [
+    "BLOCK_CELLS",
+    "RoutingContext",
+    "TileMapper",
+    "direct_pairs",
+    "network_csr",
+    "network_pairs",
+    "routing_context",
+    "tile_pairs",
+]
 
 #: Upper bound on the float64 cells of one Dijkstra block (sources x subgraph nodes or targets): 32 MB.
 BLOCK_CELLS = 4_000_000
@@ -65,6 +75,7 @@ def network_csr(
     d_xy: np.ndarray | None = None,
     c_xy: np.ndarray | None = None,
     block_cells: int = BLOCK_CELLS,
+    map_tiles: TileMapper | None = None,
 ) -> sp.csr_array:
     """Compute the walking distances of all (demand, candidate) pairs within ``cutoff`` metres (CSR).
 
@@ -96,45 +107,19 @@ def network_csr(
         them every pair goes through the street).
     block_cells : int
         Cells of one Dijkstra distance block.
+    map_tiles : callable, optional
+        ``map_tiles(context, tiles) -> list of pair lists``, one per tile in order, each equal
+        to ``tile_pairs(context, tile)``; runs the tiles elsewhere (for example on a Dask
+        cluster, :func:`siting.distributed.dask_tile_mapper`). Default: in this process.
 
     Returns
     -------
     scipy.sparse.csr_array, shape (n_demand, n_candidates), float64
         Metres, sorted indices; a stored 0.0 is a real zero distance.
     """
-    att = attach_points(g, candidates)
-    (c_node,) = att.junctions
-    cand = np.flatnonzero(c_node >= 0)
-    sources, src_of = np.unique(c_node[cand], return_inverse=True)
-    src_of = src_of.ravel()
-    min_leg = np.full(sources.shape[0], np.inf)
-    np.minimum.at(min_leg, src_of, candidates.leg[cand])
-    cand_groups = _groups(src_of, cand, sources.shape[0])
-    targets = _Targets.of(g, demand)
-    cells = _CellIndex(att.node_xy, cutoff / 2.0)
-    local = np.full(att.csr.shape[0], -1, dtype=np.int64)
-    found: list[Pairs] = []
-    for block in _tiles(att.node_xy[sources], cutoff):
-        limit = cutoff - float(min_leg[block].min())
-        if limit < 0:
-            continue
-        xy = att.node_xy[sources[block]]
-        nodes = cells.square(xy.min(axis=0) - limit - 1.0, xy.max(axis=0) + limit + 1.0)  # 1 m margin
-        paths = _tile_paths(
-            att,
-            nodes,
-            local,
-            srcs=sources[block],
-            targets=targets,
-            limit=limit,
-            block_cells=block_cells,
-        )
-        for src, dem_k, via in paths:
-            pair, cand_i = _expand(cand_groups, block[src])
-            dem_i = targets.index[dem_k[pair]]
-            total = via[pair] + candidates.leg[cand_i]
-            keep = total <= cutoff
-            found.append((dem_i[keep], cand_i[keep], total[keep]))
+    ctx, tiles = routing_context(g, demand, candidates, cutoff, block_cells=block_cells)
+    per_tile = map_tiles(ctx, tiles) if map_tiles is not None else [tile_pairs(ctx, t) for t in tiles]
+    found = [pairs for tile in per_tile for pairs in tile]
     extra = [_same_edge_pairs(demand, candidates, cutoff)]
     direct = (
         direct_pairs(d_xy, c_xy, demand, candidates, cutoff)
@@ -145,6 +130,90 @@ def network_csr(
         extra.append(direct)
     shape = (len(demand), len(candidates))
     return _merge_min(_to_csr(_concat(found), shape), _concat(extra))
+
+
+@dataclass(frozen=True, eq=False)
+class RoutingContext:
+    """Everything one tile of candidates needs to find its pairs (shipped once to each worker)."""
+
+    att: AttachedPoints
+    sources: np.ndarray  # junction node of each distinct source
+    min_leg: np.ndarray  # shortest candidate leg per source
+    cand_groups: tuple[np.ndarray, np.ndarray, np.ndarray]  # source -> candidate rows
+    cand_leg: np.ndarray  # off-network leg of every candidate
+    targets: _Targets
+    cells: _CellIndex
+    cutoff: float
+    block_cells: int
+
+
+TileMapper = Callable[[RoutingContext, list[np.ndarray]], list[list[Pairs]]]
+
+
+def routing_context(
+    g: WalkNetwork,
+    demand: SnapResult,
+    candidates: SnapResult,
+    cutoff: float,
+    *,
+    block_cells: int = BLOCK_CELLS,
+) -> tuple[RoutingContext, list[np.ndarray]]:
+    """Insert the candidates in the graph and group them in tiles (see :func:`network_csr`).
+
+    Returns
+    -------
+    context : RoutingContext
+        The attached graph, targets and candidate groups.
+    tiles : list of ndarray
+        Source positions (into ``context.sources``) of each tile.
+    """
+    att = attach_points(g, candidates)
+    (c_node,) = att.junctions
+    cand = np.flatnonzero(c_node >= 0)
+    sources, src_of = np.unique(c_node[cand], return_inverse=True)
+    src_of = src_of.ravel()
+    min_leg = np.full(sources.shape[0], np.inf)
+    np.minimum.at(min_leg, src_of, candidates.leg[cand])
+    ctx = RoutingContext(
+        att=att,
+        sources=sources,
+        min_leg=min_leg,
+        cand_groups=_groups(src_of, cand, sources.shape[0]),
+        cand_leg=candidates.leg,
+        targets=_Targets.of(g, demand),
+        cells=_CellIndex(att.node_xy, cutoff / 2.0),
+        cutoff=float(cutoff),
+        block_cells=int(block_cells),
+    )
+    return ctx, _tiles(att.node_xy[sources], cutoff)
+
+
+def tile_pairs(ctx: RoutingContext, block: np.ndarray) -> list[Pairs]:
+    """(demand row, candidate column, metres) triples within the cutoff for one tile of sources."""
+    cutoff = ctx.cutoff
+    limit = cutoff - float(ctx.min_leg[block].min())
+    if limit < 0:
+        return []
+    xy = ctx.att.node_xy[ctx.sources[block]]
+    nodes = ctx.cells.square(xy.min(axis=0) - limit - 1.0, xy.max(axis=0) + limit + 1.0)  # 1 m margin
+    local = np.full(ctx.att.csr.shape[0], -1, dtype=np.int64)
+    paths = _tile_paths(
+        ctx.att,
+        nodes,
+        local,
+        srcs=ctx.sources[block],
+        targets=ctx.targets,
+        limit=limit,
+        block_cells=ctx.block_cells,
+    )
+    found: list[Pairs] = []
+    for src, dem_k, via in paths:
+        pair, cand_i = _expand(ctx.cand_groups, block[src])
+        dem_i = ctx.targets.index[dem_k[pair]]
+        total = via[pair] + ctx.cand_leg[cand_i]
+        keep = total <= cutoff
+        found.append((dem_i[keep], cand_i[keep], total[keep]))
+    return found
 
 
 def _tile_paths(
