@@ -95,20 +95,24 @@ class CoverageData:
 
 def check_coverage(
     problems: list[Problem], coverage: object, weights: ArrayLike | None
-) -> CoverageData | None:
+) -> tuple[CoverageData | None, int | None]:
     """Validate a coverage matrix (sparse or dense, truthy = covered) and its weights.
 
-    Appends every problem found to ``problems`` and returns ``None`` if there is one.
+    Appends every problem found to ``problems``. Returns ``(data, n_candidates)``:
+    ``data`` is ``None`` if there is a problem; ``n_candidates`` is known whenever
+    the matrix itself is valid (even with bad weights), so the site rules can
+    still be checked and every problem reported at once.
     """
     csr = _as_binary_csr(problems, coverage)
     if csr is None:
         if weights is not None:
             _check_weights(problems, weights, None)
-        return None
+        return None, None
+    n_candidates = int(csr.shape[1])
     w = _check_weights(problems, weights, csr.shape[0])
     if w is None:
-        return None
-    return CoverageData(csr=csr, csc=csr.tocsc(), weights=w)
+        return None, n_candidates
+    return CoverageData(csr=csr, csc=csr.tocsc(), weights=w), n_candidates
 
 
 def _as_binary_csr(problems: list[Problem], coverage: object) -> sp.csr_matrix | None:

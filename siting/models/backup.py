@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import Problem, raise_if_problems
 from siting.models._coverage_common import (
@@ -115,8 +115,7 @@ class BackupCoverage(CoverageModelBase):
             Listing every problem with the inputs.
         """
         problems: list[Problem] = []
-        data = check_coverage(problems, coverage, weights)
-        n_cand = data.n_candidates if data is not None else None
+        data, n_cand = check_coverage(problems, coverage, weights)
         p_val = check_count(problems, p, n_cand)
         rules = build_rules(
             problems, n_cand, RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
@@ -153,7 +152,10 @@ class BackupCoverage(CoverageModelBase):
         SolveResult
             ``objective`` is the weight covered at least twice (``bound`` an
             upper bound on it); ``covered_weight`` the weight covered at least
-            once (all of it); ``extra["p"]`` the number of sites allowed.
+            once (all of it); ``extra["p"]`` the number of sites allowed. With
+            ``p=None`` a heuristic LSCP cover that is not proven minimal is
+            re-solved exactly; if that runs out of time the status is
+            ``time_limit`` and ``reason`` says ``p`` is not proven minimal.
         """
         check_method(method, time_limit, mip_gap)
         start = time.perf_counter()
@@ -166,22 +168,48 @@ class BackupCoverage(CoverageModelBase):
                 kind,
             )
         p = self.p
+        p_note = ""
+        cover = None
         if p is None and self.rules.budget is None:
-            lscp = LSCP(data=self.data, rules=self.rules).solve(
-                time_limit=time_limit, method=method, seed=seed
-            )
+            lscp = self._lscp_optimum(start, time_limit, method, seed)
             if lscp.status == "infeasible":
                 return self._infeasible(f"no cover of every demand row: {lscp.reason}", start, kind)
-            p = len(lscp.selected)
+            cover, p = lscp.selected, len(lscp.selected)
+            if lscp.status != "optimal":
+                p_note = (
+                    f"p = {p} is the smallest cover found, not proven to be the LSCP optimum "
+                    f"(lower bound {lscp.bound:g} sites) within the time limit"
+                )
         reason = self.rules.infeasibility(p)
         if reason:
             return self._infeasible(reason, start, kind)
         reduced = reduce_rows(self.data, self.rules, drop_fixed=False, drop_zero=False)
         if auto_exact(method, reduced.matrix.nnz):
-            return self._solve_exact(
+            result = self._solve_exact(
                 reduced, p, start=start, time_limit=time_limit, seed=seed, mip_gap=mip_gap
             )
-        return self._solve_heuristic(p, start, time_limit, seed, mip_gap)
+        else:
+            result = self._solve_heuristic(p, start, time_limit, seed, mip_gap, cover=cover)
+        if p_note and result.status != "infeasible":
+            result = replace(result, status="time_limit", reason=p_note)
+        return result
+
+    def _lscp_optimum(self, start: float, time_limit: float | None, method: Method, seed: int) -> SolveResult:
+        """Solve the LSCP under the same rules, proving its optimum when the first answer does not.
+
+        LSCP-B allows exactly the LSCP optimum number of sites: a heuristic cover
+        that is not proven minimal would allow more sites than that (a different,
+        easier problem), so it is re-solved exactly within the time left.
+        """
+        lscp = LSCP(data=self.data, rules=self.rules)
+        res = lscp.solve(time_limit=time_limit, method=method, seed=seed)
+        if res.status == "feasible":
+            total = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+            left = max(0.05, total - (time.perf_counter() - start))
+            exact = lscp.solve(time_limit=left, method="exact", seed=seed)
+            if exact.status != "infeasible" and exact.objective <= res.objective:
+                res = exact
+        return res
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(
@@ -246,12 +274,27 @@ class BackupCoverage(CoverageModelBase):
         )
 
     def _solve_heuristic(
-        self, p: int | None, start: float, time_limit: float | None, seed: int, mip_gap: float
+        self,
+        p: int | None,
+        start: float,
+        time_limit: float | None,
+        seed: int,
+        mip_gap: float,
+        *,
+        cover: NDArray[np.int64] | None = None,
     ) -> SolveResult:
         budget = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
         left = max(0.05, 0.92 * budget - (time.perf_counter() - start))
         out = solve_max_cover(
-            self.data, self.rules, p, level=2, cover_all=True, time_limit=left, seed=seed, gap_target=mip_gap
+            self.data,
+            self.rules,
+            p,
+            level=2,
+            cover_all=True,
+            time_limit=left,
+            seed=seed,
+            gap_target=mip_gap,
+            fallback=cover,
         )
         if not out.feasible or not self.rules.satisfied_by(out.selected, p=p):
             return self._infeasible(

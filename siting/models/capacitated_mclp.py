@@ -122,8 +122,7 @@ class CapacitatedMCLP(CoverageModelBase):
             Listing every problem with the inputs.
         """
         problems: list[Problem] = []
-        data = check_coverage(problems, coverage, weights)
-        n_cand = data.n_candidates if data is not None else None
+        data, n_cand = check_coverage(problems, coverage, weights)
         p_val = check_count(problems, p, n_cand)
         if p is None and budget is None:
             problems.append(

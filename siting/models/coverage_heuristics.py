@@ -268,6 +268,7 @@ def solve_max_cover(
     time_limit: float = 60.0,
     seed: int = 0,
     gap_target: float = 1e-7,
+    fallback: NDArray[np.int64] | None = None,
 ) -> HeuristicOutcome:
     """Certified heuristic for MCLP (``level=1``) or backup coverage (``level=2``).
 
@@ -280,7 +281,9 @@ def solve_max_cover(
 
     With ``cover_all`` (backup coverage, BACOP1) every demand row must stay
     covered at least once: a set-cover phase runs first and swaps never
-    uncover a row. Integer weights let the bound round down.
+    uncover a row. Integer weights let the bound round down. ``fallback``, a
+    selection known to meet every rule (e.g. an exact LSCP cover), is the
+    start when the greedy one breaks a rule.
     """
     start = time.perf_counter()
     order = np.random.default_rng(seed).permutation(data.n_candidates)
@@ -289,6 +292,9 @@ def solve_max_cover(
     ok = _initial_selection(state, rs, order)
     if ok and cover_all:
         ok = _cover_everything(state, rs, order)
+    if not ok and fallback is not None:
+        state, rs = _state_from(data, rules, p, level, fallback)
+        ok = True
     if not ok:
         return HeuristicOutcome(np.empty(0, dtype=np.int64), math.nan, math.nan, feasible=False)
     _lazy_greedy(state, rs, rs.allowed, order, stop=rs.p)

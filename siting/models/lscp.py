@@ -116,8 +116,7 @@ class LSCP(CoverageModelBase):
             Listing every problem with the inputs.
         """
         problems: list[Problem] = []
-        data = check_coverage(problems, coverage, weights)
-        n_cand = data.n_candidates if data is not None else None
+        data, n_cand = check_coverage(problems, coverage, weights)
         p_val = check_count(problems, p, n_cand)
         rules = build_rules(
             problems, n_cand, RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
