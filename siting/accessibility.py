@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from siting.errors import InputError, Problem
 from siting.geo_points import MetricPoints, project_point_layers
 from siting.routing import direct_pairs, network_csr, network_pairs
-from siting.snapping import DEFAULT_MAX_SNAP_M, attach_points, snap_points
+from siting.snapping import DEFAULT_MAX_SNAP_M, SnapResult, attach_points, snap_points
 from siting.walk_graph import DEFAULT_WALKING_SPEED_KMH, WalkNetwork
 
 __all__ = [
@@ -221,8 +221,11 @@ def _pairs(
         csr = sp.coo_array((vals, (rows, cols)), shape=(len(d), len(c))).tocsr()
         csr.sort_indices()
         return csr, info
-    ds = snap_points(g, d.xy, ids=d.ids, name="demand", max_snap_m=max_snap_m, on_far=on_far)
-    cs = snap_points(g, c.xy, ids=c.ids, name="candidates", max_snap_m=max_snap_m, on_far=on_far)
+    if client is None:
+        ds = snap_points(g, d.xy, ids=d.ids, name="demand", max_snap_m=max_snap_m, on_far=on_far)
+        cs = snap_points(g, c.xy, ids=c.ids, name="candidates", max_snap_m=max_snap_m, on_far=on_far)
+    else:
+        ds, cs = _snap_on(client, g, d, c, max_snap_m=max_snap_m, on_far=on_far)
     info = {
         "mode": "network",
         "circuity": 1.0,
@@ -237,6 +240,20 @@ def _pairs(
 
         mapper = dask_tile_mapper(client)
     return network_csr(g, ds, cs, cutoff, d_xy=d.xy, c_xy=c.xy, map_tiles=mapper), info
+
+
+def _snap_on(
+    client: Any, g: WalkNetwork, d: MetricPoints, c: MetricPoints, *, max_snap_m: float, on_far: str
+) -> tuple[SnapResult, SnapResult]:
+    """Snap both layers on a Dask cluster, scattering the network once."""
+    from siting.distributed import snap_rows
+
+    shared = client.scatter(g, broadcast=True, hash=False)
+    opts: dict[str, Any] = {"max_snap_m": max_snap_m, "on_far": on_far, "shared_g": shared}
+    return (
+        snap_rows(client, g, d.xy, ids=d.ids, name="demand", **opts),
+        snap_rows(client, g, c.xy, ids=c.ids, name="candidates", **opts),
+    )
 
 
 def _site_matrix(csr: sp.csr_array, values: np.ndarray, info: AccessInfo) -> SiteMatrix:

@@ -6,18 +6,22 @@ import contextlib
 import resource
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from siting.errors import InputError, Problem
 from siting.routing import Pairs, RoutingContext, TileMapper, tile_pairs
+from siting.snapping import SnapResult, report_far, snap_points
+from siting.walk_graph import WalkNetwork
 
 __all__ = [
     "ProgressFn",
     "connect",
     "dask_tile_mapper",
     "peak_memory_mib",
+    "snap_rows",
     "straight_line_rows",
     "worker_peak_memory_mib",
 ]
@@ -119,7 +123,7 @@ def dask_tile_mapper(
         threads = max(1, sum(client.nthreads().values()))
         per = tiles_per_task or max(1, -(-len(tiles) // (4 * threads)))
         batches = [tiles[i : i + per] for i in range(0, len(tiles), per)]
-        shared = client.scatter(ctx, broadcast=True)
+        shared = client.scatter(ctx, broadcast=True, hash=False)
         futures = [client.submit(_run_tiles, shared, b, pure=False) for b in batches]
         position = {f.key: k for k, f in enumerate(futures)}
         out: list[list[list[Pairs]]] = [[] for _ in batches]
@@ -130,6 +134,47 @@ def dask_tile_mapper(
         return [tile for batch in out for tile in batch]
 
     return run
+
+
+def _snap_chunk(g: WalkNetwork, xy: np.ndarray, max_snap_m: float) -> SnapResult:
+    """Worker side: snap one chunk of points, reporting nothing (the client reports once)."""
+    return snap_points(g, xy, max_snap_m=max_snap_m, on_far="ignore")
+
+
+def snap_rows(
+    client: Any,
+    g: WalkNetwork,
+    xy: np.ndarray,
+    *,
+    ids: tuple[str, ...],
+    name: str,
+    max_snap_m: float,
+    on_far: str,
+    shared_g: Any = None,
+    rows_per_task: int = 25_000,
+) -> SnapResult:
+    """:func:`siting.snapping.snap_points` in chunks of rows on ``client`` (same result).
+
+    ``shared_g`` is ``g`` already scattered to the workers (scattered here when omitted).
+    """
+    if not np.isfinite(max_snap_m) or max_snap_m <= 0:
+        snap_points(g, xy[:0], name=name, max_snap_m=max_snap_m)  # raises the usual InputError
+    shared = shared_g if shared_g is not None else client.scatter(g, broadcast=True, hash=False)
+    futures = [
+        client.submit(_snap_chunk, shared, xy[i : i + rows_per_task], max_snap_m, pure=False)
+        for i in range(0, xy.shape[0], rows_per_task)
+    ]
+    parts: list[SnapResult] = client.gather(futures)
+    result = SnapResult(
+        name=name,
+        ids=ids,
+        edge=np.concatenate([p.edge for p in parts]) if parts else np.zeros(0, dtype=np.int64),
+        offset=np.concatenate([p.offset for p in parts]) if parts else np.zeros(0),
+        leg=np.concatenate([p.leg for p in parts]) if parts else np.zeros(0),
+        max_snap_m=float(max_snap_m),
+    )
+    report_far(result, on_far)
+    return result
 
 
 def _straight_chunk(
@@ -160,7 +205,7 @@ def straight_line_rows(
     if n == 0 or candidate_xy.shape[0] == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), np.zeros(0)
-    shared = client.scatter(candidate_xy, broadcast=True)
+    shared = client.scatter(candidate_xy, broadcast=True, hash=False)
     futures = [
         client.submit(
             _straight_chunk, demand_xy[i : i + rows_per_task], shared, i, cutoff, circuity, pure=False
@@ -172,7 +217,17 @@ def straight_line_rows(
 
 
 def peak_memory_mib() -> float:
-    """Peak resident memory of this process in MiB (``ru_maxrss``)."""
+    """Peak resident memory of this process in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (the high-water mark of this process's own
+    address space; ``ru_maxrss`` is inherited across fork and exec, so a worker started by a
+    large parent would report the parent's peak). Elsewhere ``ru_maxrss``.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

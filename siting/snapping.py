@@ -12,7 +12,7 @@ import shapely
 from siting.errors import InputError, Problem
 from siting.walk_graph import WalkNetwork
 
-__all__ = ["DEFAULT_MAX_SNAP_M", "SnapResult", "attach_points", "snap_points"]
+__all__ = ["DEFAULT_MAX_SNAP_M", "SnapResult", "attach_points", "report_far", "snap_points"]
 
 #: Default maximum off-network leg (metres). Points farther from every walkable edge are not
 #: attached; they are listed in :attr:`SnapResult.far_ids` and get no reachable site.
@@ -112,7 +112,13 @@ def snap_points(
         leg[pi] = dist
         offset[pi] = np.clip(shapely.line_locate_point(g.edge_geometry[ei], pts[pi]), 0.0, g.edge_length[ei])
     result = SnapResult(name=name, ids=ids, edge=edge, offset=offset, leg=leg, max_snap_m=float(max_snap_m))
-    far = result.far_ids
+    report_far(result, on_far)
+    return result
+
+
+def report_far(result: SnapResult, on_far: str) -> None:
+    """Warn about or raise on the points of ``result`` farther than its ``max_snap_m`` (see :func:`snap_points`)."""
+    far, name, max_snap_m = result.far_ids, result.name, result.max_snap_m
     if far and on_far == "raise":
         raise InputError(
             Problem(
@@ -127,9 +133,8 @@ def snap_points(
             f"{len(far)} {name} point(s) are more than {max_snap_m:g} m from any walkable street and "
             f"reach nothing (first: {', '.join(far[:5])}); see the result's far ids",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return result
 
 
 @dataclass(frozen=True, eq=False)

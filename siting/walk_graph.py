@@ -119,6 +119,21 @@ class WalkNetwork:
     def __post_init__(self) -> None:
         object.__setattr__(self, "edge_tree", shapely.STRtree(self.edge_geometry))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle edge geometries as one WKB array and drop the tree (fast to ship to Dask workers)."""
+        state = dict(self.__dict__)
+        state.pop("edge_tree", None)
+        state["edge_geometry"] = shapely.to_wkb(self.edge_geometry)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the geometries and the edge tree after unpickling."""
+        state = dict(state)
+        state["edge_geometry"] = shapely.from_wkb(state["edge_geometry"])
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "edge_tree", shapely.STRtree(self.edge_geometry))
+
     def __repr__(self) -> str:
         """Summarise the network in one line (the arrays are too long to print in a notebook)."""
         epsg = self.crs.to_epsg() if hasattr(self.crs, "to_epsg") else self.crs

@@ -67,3 +67,16 @@ def test_unreachable_scheduler_is_a_clear_error():
         pass
     assert "scheduler" in str(err.value)
     assert "tcp://127.0.0.1:9" in str(err.value)
+
+
+def test_far_points_reported_once_on_the_cluster(client, central):
+    g, demand, cands = central
+    far = demand.head(50).copy()
+    far.loc[far.index[:3], "geometry"] = far.geometry.iloc[:3].translate(5_000, 0)
+    with pytest.warns(UserWarning, match="3 demand point"):
+        local = network.coverage_matrix(g, far, cands, radius=500)
+    with pytest.warns(UserWarning, match="3 demand point"):
+        dist = network.coverage_matrix(g, far, cands, radius=500, client=client)
+    assert dist.info.demand_far == local.info.demand_far
+    assert len(dist.info.demand_far) == 3
+    _same(local, dist)
