@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import InputError, Problem
+from siting.errors import InputError, Problem, raise_if_problems
 from siting.models.base import Group, SiteRules, SolveResult, Status, frozen_array, relative_gap
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "check_count",
     "check_coverage",
     "check_method",
+    "check_model_input",
     "coverage_result",
     "reduce_rows",
     "row_signature_groups",
@@ -215,6 +216,50 @@ def build_rules(problems: list[Problem], n_candidates: int | None, opts: RuleOpt
     except InputError as exc:
         problems.extend(exc.problems)
         return None
+
+
+def check_model_input(
+    coverage: object,
+    weights: ArrayLike | None,
+    p: object,
+    opts: RuleOptions,
+    *,
+    title: str,
+    need_p_or_budget: bool = False,
+    extra: Callable[[list[Problem], int | None], Any] | None = None,
+) -> tuple[CoverageData, SiteRules, int | None, Any]:
+    """Validate everything a coverage model's ``from_coverage`` takes, raising once for all problems.
+
+    Parameters
+    ----------
+    coverage, weights
+        As in the models' ``from_coverage``.
+    p : int or None
+        Most sites.
+    opts : RuleOptions
+        Site-rule keywords.
+    title : str
+        Heading of the error (``"invalid MCLP input"``).
+    need_p_or_budget : bool
+        Whether ``p`` or a budget must be given.
+    extra : callable, optional
+        ``extra(problems, n_candidates)`` validates a model-specific argument and returns it.
+
+    Returns
+    -------
+    data, rules, p, extra value
+    """
+    problems: list[Problem] = []
+    data, n_cand = check_coverage(problems, coverage, weights)
+    p_val = check_count(problems, p, n_cand)
+    if need_p_or_budget and p is None and opts.budget is None:
+        problems.append(Problem("p", "neither p nor budget given", "pass p=<number of sites> or a budget"))
+    value = extra(problems, n_cand) if extra is not None else None
+    rules = build_rules(problems, n_cand, opts)
+    raise_if_problems(problems, title=title)
+    assert data is not None
+    assert rules is not None
+    return data, rules, p_val, value
 
 
 def check_method(method: str, time_limit: float | None, mip_gap: float) -> None:

@@ -12,17 +12,15 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import Problem, raise_if_problems
+from siting.errors import Problem
 from siting.models._coverage_common import (
     AUTO_EXACT_MAX_NNZ,
     CoverageData,
     CoverageModelBase,
     RuleOptions,
     RuleState,
-    build_rules,
-    check_count,
-    check_coverage,
     check_method,
+    check_model_input,
     coverage_result,
 )
 from siting.models.base import Group, Method, SiteRules, SolveResult
@@ -121,21 +119,16 @@ class CapacitatedMCLP(CoverageModelBase):
         InputError
             Listing every problem with the inputs.
         """
-        problems: list[Problem] = []
-        data, n_cand = check_coverage(problems, coverage, weights)
-        p_val = check_count(problems, p, n_cand)
-        if p is None and budget is None:
-            problems.append(
-                Problem("p", "neither p nor budget given", "pass p=<number of sites> or a budget")
-            )
-        cap = _check_capacity(problems, capacity, n_cand)
-        rules = build_rules(
-            problems, n_cand, RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
+        opts = RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
+        data, rules, p_val, cap = check_model_input(
+            coverage,
+            weights,
+            p,
+            opts,
+            title="invalid CapacitatedMCLP input",
+            need_p_or_budget=True,
+            extra=lambda problems, n: _check_capacity(problems, capacity, n),
         )
-        raise_if_problems(problems, title="invalid CapacitatedMCLP input")
-        assert data is not None
-        assert rules is not None
-        assert cap is not None
         return cls(data=data, capacity=cap, rules=rules, p=p_val, single_source=bool(single_source))
 
     def solve(

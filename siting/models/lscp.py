@@ -11,17 +11,14 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import Problem, raise_if_problems
 from siting.models._coverage_common import (
     CoverageData,
     CoverageModelBase,
     ReducedRows,
     RuleOptions,
     auto_exact,
-    build_rules,
-    check_count,
-    check_coverage,
     check_method,
+    check_model_input,
     coverage_result,
     reduce_rows,
     rows_text,
@@ -115,15 +112,8 @@ class LSCP(CoverageModelBase):
         InputError
             Listing every problem with the inputs.
         """
-        problems: list[Problem] = []
-        data, n_cand = check_coverage(problems, coverage, weights)
-        p_val = check_count(problems, p, n_cand)
-        rules = build_rules(
-            problems, n_cand, RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
-        )
-        raise_if_problems(problems, title="invalid LSCP input")
-        assert data is not None
-        assert rules is not None
+        opts = RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
+        data, rules, p_val, _ = check_model_input(coverage, weights, p, opts, title="invalid LSCP input")
         return cls(data=data, rules=rules, p=p_val)
 
     def solve(

@@ -11,16 +11,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from siting.errors import Problem, raise_if_problems
 from siting.models._coverage_common import (
     CoverageData,
     CoverageModelBase,
     RuleOptions,
     auto_exact,
-    build_rules,
-    check_count,
-    check_coverage,
     check_method,
+    check_model_input,
     coverage_result,
     reduce_rows,
 )
@@ -114,18 +111,10 @@ class MCLP(CoverageModelBase):
         InputError
             Listing every problem with the inputs.
         """
-        problems: list[Problem] = []
-        data, n_cand = check_coverage(problems, coverage, weights)
-        p_val = check_count(problems, p, n_cand)
-        if p is None and budget is None:
-            problems.append(
-                Problem("p", "neither p nor budget given", "pass p=<number of sites> or a budget")
-            )
         opts = RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
-        rules = build_rules(problems, n_cand, opts)
-        raise_if_problems(problems, title="invalid MCLP input")
-        assert data is not None
-        assert rules is not None
+        data, rules, p_val, _ = check_model_input(
+            coverage, weights, p, opts, title="invalid MCLP input", need_p_or_budget=True
+        )
         return cls(data=data, rules=rules, p=p_val)
 
     def solve(
