@@ -240,17 +240,19 @@ def _tile_paths(
         src_local = local[srcs]
     finally:
         local[nodes] = -1
-    no_u, no_v = lu < 0, lv < 0
-    to_u, to_v = targets.to_u[near], targets.to_v[near]
+    # an end outside the subgraph is never the way in: send it to node 0 at infinite cost
+    to_u = np.where(lu < 0, np.inf, targets.to_u[near])
+    to_v = np.where(lv < 0, np.inf, targets.to_v[near])
+    lu, lv = np.maximum(lu, 0), np.maximum(lv, 0)
     out = []
     step = max(1, block_cells // max(nodes.shape[0], near.shape[0], 1))
     for s0 in range(0, srcs.shape[0], step):
         dist = dijkstra(sub, directed=True, indices=src_local[s0 : s0 + step], limit=limit)
-        du = dist[:, lu] + to_u
-        du[:, no_u] = np.inf
-        dv = dist[:, lv] + to_v
-        dv[:, no_v] = np.inf
-        via = np.minimum(du, dv)
+        via = dist[:, lu]
+        via += to_u
+        dv = dist[:, lv]
+        dv += to_v
+        np.minimum(via, dv, out=via)
         si, ti = np.nonzero(via <= limit)
         out.append((s0 + si, near[ti], via[si, ti]))
     return out
