@@ -35,6 +35,7 @@ def atomic_folder(out_dir: Path) -> Iterator[Path]:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private (0700); a run folder is as readable as any folder
     try:
         yield tmp
     except BaseException:
@@ -86,7 +87,8 @@ def write_run(result: RunResult, out_dir: str | Path, *, report: Callable[[Path]
     Files: ``result.gpkg`` (layers ``sites``, ``assignments``, ``grids``, ``service_areas``,
     tables ``curve`` and ``phases``, and ``basemap_*`` study-area layers, in the metric CRS),
     ``sites.geojson`` (RFC 7946: WGS84 lon/lat, or CGCS2000 / GCJ-02 when the scenario asks,
-    named in a ``crs_name`` member), ``summary.json``; then ``report(folder)`` when given.
+    named in a ``crs_name`` member), ``summary.json``; then ``report(folder)`` when given and the
+    scenario's ``outputs.report`` is true (see :func:`siting.report.write_report`).
     """
     out = Path(out_dir)
     with atomic_folder(out) as tmp:
@@ -109,7 +111,7 @@ def write_run(result: RunResult, out_dir: str | Path, *, report: Callable[[Path]
         _write_geojson(result, tmp / "sites.geojson")
         summary = _clean(json.loads(json.dumps(dict(result.summary), default=_json_default)))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-        if report is not None:
+        if report is not None and result.scenario.outputs.report:
             report(tmp)
     return out
 

@@ -12,7 +12,7 @@ import pandas as pd
 from siting.charging import plan_charging_piles
 from siting.errors import InputError, Problem
 from siting.growth import fit_growth, scale_demand
-from siting.runner import ensure_history
+from siting.runner import ensure_history, grid_geometry, with_grid_id
 from siting.scenario import Scenario
 from siting.study_area import StudyArea
 
@@ -67,10 +67,15 @@ def run_charging(
         time_limit=m.time_limit_s,
     )
     res = plan.solve
+    cov = plan.coverage
     summary.update(
         {
             "facility_type": "charging_pile",
-            **{k: v for k, v in plan.coverage.items() if isinstance(v, int | float | str | bool)},
+            **{k: v for k, v in cov.items() if isinstance(v, int | float | str | bool)},
+            # the figures every report and comparison reads (households served by a pile group)
+            "households": cov.get("households_total", 0.0),
+            "households_covered": cov.get("households_served", 0.0),
+            "covered_share": cov.get("households_served_share", 0.0),
             "parameters": {
                 k: v for k, v in plan.parameters.items() if isinstance(v, int | float | str | bool | None)
             },
@@ -85,10 +90,11 @@ def run_charging(
         }
     )
     demand = _demand_out(area, plan.assignment)
+    sites = with_grid_id(gpd.GeoDataFrame(plan.sites, crs=area.crs).reset_index(drop=True), area)
     return {
-        "sites": gpd.GeoDataFrame(plan.sites, crs=area.crs).reset_index(drop=True),
+        "sites": sites,
         "demand": demand,
-        "grids": _grids_out(area, demand, plan.sites),
+        "grids": _grids_out(area, demand, plan.assignment, sites),
         "curve": pd.DataFrame(),
         "phases": pd.DataFrame(),
         "summary": summary,
@@ -105,39 +111,51 @@ def _with_demand(area: StudyArea, demand: gpd.GeoDataFrame) -> StudyArea:
 
 
 def _demand_out(area: StudyArea, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    d = area.layer("demand")
+    """Demand points with the main serving site, households served and households left unserved."""
+    d = with_grid_id(area.layer("demand"), area) if area.has("grids") else area.layer("demand")
     keep = [c for c in ("demand_id", "grid_id", "population", "households", "geometry") if c in d.columns]
     out = d[keep].copy().reset_index(drop=True)
     main = assignment.sort_values(["demand_id", "users"], ascending=[True, False]).drop_duplicates(
         "demand_id"
     )
     served = assignment.groupby("demand_id")["users"].sum()
+    served_hh = assignment.groupby("demand_id")["households"].sum()
     out["weight"] = out["demand_id"].map(served).fillna(0.0).to_numpy(float)
     out["site_id"] = (
         out["demand_id"].map(dict(zip(main["demand_id"], main["site_id"], strict=True))).fillna("")
     )
     out["covered"] = out["site_id"] != ""
+    hh = out["households"].to_numpy(float)
+    out["households_served"] = np.minimum(out["demand_id"].map(served_hh).fillna(0.0).to_numpy(float), hh)
+    out["unserved"] = np.clip(hh - out["households_served"].to_numpy(float), 0.0, None).round(6)
     return out
 
 
-def _grids_out(area: StudyArea, demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _grids_out(
+    area: StudyArea, demand: gpd.GeoDataFrame, assignment: pd.DataFrame, sites: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Per grid: households, share served, share served by a pile group in the same grid, sites, piles."""
     if "grid_id" not in demand.columns or not area.has("grids"):
         return gpd.GeoDataFrame({"grid_id": []}, geometry=[], crs=area.crs)
-    d = demand.assign(cov=np.where(demand["covered"], demand["households"], 0.0))
     site_grid = dict(zip(sites["site_id"], sites["grid_id"], strict=True)) if "grid_id" in sites else {}
-    d["own"] = np.where(d["site_id"].map(site_grid).fillna("#") == d["grid_id"], d["households"], 0.0)
-    t = d.groupby("grid_id")[["households", "cov", "own"]].sum()
+    demand_grid = dict(zip(demand["demand_id"], demand["grid_id"], strict=True))
+    pairs = assignment.assign(
+        grid_id=assignment["demand_id"].map(demand_grid),
+        own=assignment["site_id"].map(site_grid).fillna("#") == assignment["demand_id"].map(demand_grid),
+    )
+    own = pairs.loc[pairs["own"]].groupby("grid_id")["households"].sum()
+    t = demand.groupby("grid_id")[["households", "households_served"]].sum()
     piles = sites.groupby("grid_id")["piles"].sum() if "grid_id" in sites else pd.Series(dtype=float)
     stations = sites["grid_id"].value_counts() if "grid_id" in sites else pd.Series(dtype=int)
+    hh = t["households"].where(t["households"] > 0)
     table = pd.DataFrame(
         {
             "grid_id": t.index.astype(str),
             "households": t["households"].round(3).to_numpy(),
-            "covered_share": (t["cov"] / t["households"].where(t["households"] > 0)).fillna(0.0).to_numpy(),
-            "own_grid_share": (t["own"] / t["households"].where(t["households"] > 0)).fillna(0.0).to_numpy(),
+            "covered_share": (t["households_served"] / hh).fillna(0.0).clip(0.0, 1.0).to_numpy(),
+            "own_grid_share": (own.reindex(t.index).fillna(0.0) / hh).fillna(0.0).clip(0.0, 1.0).to_numpy(),
             "stations": stations.reindex(t.index).fillna(0).astype(int).to_numpy(),
             "piles": piles.reindex(t.index).fillna(0).astype(int).to_numpy(),
         }
     )
-    geo = area.layers["grids"][["grid_id", "geometry"]].assign(grid_id=lambda f: f["grid_id"].astype(str))
-    return gpd.GeoDataFrame(geo.merge(table, on="grid_id", how="inner"), crs=area.crs)
+    return gpd.GeoDataFrame(grid_geometry(area).merge(table, on="grid_id", how="inner"), crs=area.crs)

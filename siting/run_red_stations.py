@@ -23,7 +23,7 @@ from siting.red_stations import (
     plan_from_result,
     prepare_red_stations,
 )
-from siting.runner import ensure_history, replace_weights
+from siting.runner import ensure_history, grid_geometry, replace_weights
 from siting.scenario import Scenario
 from siting.study_area import StudyArea
 
@@ -225,12 +225,13 @@ def _demand_out(problem: RedStationProblem, selected: np.ndarray) -> gpd.GeoData
     out["weight"] = problem.weights
     out["covered"] = assign >= 0
     out["site_id"] = np.where(assign >= 0, site_ids[np.maximum(assign, 0)], "")
+    out["households_served"] = np.where(assign >= 0, problem.weights, 0.0)
+    out["unserved"] = np.where(assign >= 0, 0.0, problem.weights)
     return out.reset_index(drop=True)
 
 
 def _grids_out(area: StudyArea, plan: RedStationPlan) -> gpd.GeoDataFrame:
     table = plan.grids
     if area.has("grids"):
-        geo = area.layers["grids"][["grid_id", "geometry"]].assign(grid_id=lambda f: f["grid_id"].astype(str))
-        return gpd.GeoDataFrame(geo.merge(table, on="grid_id", how="inner"), crs=area.crs)
+        return gpd.GeoDataFrame(grid_geometry(area).merge(table, on="grid_id", how="inner"), crs=area.crs)
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries([None] * len(table)), crs=area.crs)

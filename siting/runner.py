@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import platform
 import time
 from collections.abc import Callable, Mapping
@@ -21,7 +22,15 @@ from siting.errors import Problem, ScenarioError, StudyAreaError
 from siting.scenario import Scenario, scenario_hash
 from siting.study_area import StudyArea, load_study_area
 
-__all__ = ["RunResult", "resolve_study_area", "run_scenario"]
+__all__ = [
+    "RunResult",
+    "grid_geometry",
+    "layer_kind",
+    "resolve_study_area",
+    "result_hash",
+    "run_scenario",
+    "with_grid_id",
+]
 
 Progress = Callable[[str], None]
 
@@ -101,13 +110,73 @@ def _network(path: str) -> Any:
     return load_network(path)
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, extra: Path | None = None) -> str:
+    """SHA-256 over the study-area file(s) and, when given, the street-network file."""
     h = hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for f in files:
-        h.update(f.name.encode())
+        h.update((f.relative_to(path).as_posix() if path.is_dir() else f.name).encode())
         h.update(f.read_bytes())
+    if extra is not None and extra.is_file() and not (path.is_dir() and extra.is_relative_to(path)):
+        h.update(b"network:" + extra.name.encode())
+        h.update(extra.read_bytes())
     return h.hexdigest()
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    """Read the key / value ``metadata`` table of a GeoPackage (title, attribution, assumptions)."""
+    if path.suffix.lower() != ".gpkg":
+        return {}
+    import pyogrio
+
+    if "metadata" not in {str(name) for name, _ in pyogrio.list_layers(path)}:
+        return {}
+    meta = pyogrio.read_dataframe(path, layer="metadata", read_geometry=False)
+    if not {"key", "value"} <= set(meta.columns):
+        return {}
+    return dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
+
+
+def layer_kind(sources: list[str]) -> str:
+    """Classify a layer by its ``source`` values: real (OSM / published), modelled, proxy or user."""
+    if not sources:
+        return "unlabelled"
+    if set(sources) <= {"osm", "published"}:
+        return "real"
+    if "proxy" in sources:
+        return "proxy"
+    if "modelled" in sources:
+        return "modelled"
+    return "user"
+
+
+def _data_sources(area: StudyArea, path: Path) -> dict[str, Any]:
+    layers = {}
+    for name, frame in area.layers.items():
+        sources = sorted(map(str, frame["source"].dropna().unique())) if "source" in frame else []
+        layers[name] = {"sources": sources, "kind": layer_kind(sources), "features": len(frame)}
+    meta = _metadata(path)
+    return {
+        "title": meta.get("title", area.name),
+        "attribution": meta.get("attribution", ""),
+        "assumptions": meta.get("assumptions", ""),
+        "layers": layers,
+        "tables": {k: len(v) for k, v in area.tables.items()},
+    }
+
+
+def result_hash(sites: pd.DataFrame, summary: Mapping[str, Any]) -> str:
+    """SHA-256 of what a run decided: the open site ids and the rounded coverage figures.
+
+    Two runs of the same scenario on the same data give the same hash (timings are left out).
+    """
+    keys = ("status", "stations", "households", "households_covered", "covered_share", "objective")
+    figures = {k: round(float(v), 3) if isinstance(v, int | float) else v for k, v in summary.items()}
+    doc = {
+        "sites": sorted(map(str, sites["site_id"])) if "site_id" in sites else [],
+        "figures": {k: figures.get(k) for k in keys},
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def run_scenario(
@@ -158,25 +227,47 @@ def run_scenario(
     parts["service_areas"] = _service_areas(scenario, parts["sites"], network)
     summary = dict(parts.pop("summary"))
     summary.update(
-        {
-            "scenario": scenario.model_dump(mode="json"),
-            "scenario_hash": scenario_hash(scenario),
-            "study_area": {
-                "path": str(path),
-                "name": area.name,
-                "data_hash": _digest(path),
-                "layers": {
-                    k: sorted(map(str, v["source"].unique())) if "source" in v else []
-                    for k, v in area.layers.items()
-                },
-                "network": str(area.network_path) if network is not None else None,
-            },
-            "distance": scenario.distance,
-            "versions": _versions(),
-            "run_seconds": round(time.perf_counter() - start, 3),
-        }
+        _provenance(
+            scenario, area, path, uses_network=network is not None, sites=parts["sites"], figures=summary
+        )
     )
+    summary["run_seconds"] = round(time.perf_counter() - start, 3)
     return RunResult(scenario=scenario, area=area, summary=summary, **parts)
+
+
+def _provenance(
+    scenario: Scenario,
+    area: StudyArea,
+    path: Path,
+    *,
+    uses_network: bool,
+    sites: gpd.GeoDataFrame,
+    figures: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Summary entries that say what a run was made from: scenario, data, hashes, sources, versions."""
+    network_path = area.network_path if uses_network else None
+    data_hash = _digest(path, network_path)
+    s_hash = scenario_hash(scenario)
+    return {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_hash": s_hash,
+        "data_hash": data_hash,
+        "inputs_hash": hashlib.sha256(f"{s_hash}:{data_hash}".encode()).hexdigest(),
+        "result_hash": result_hash(sites, figures),
+        "study_area": {
+            "path": str(path),
+            "name": area.name,
+            "data_hash": data_hash,
+            "layers": {
+                k: sorted(map(str, v["source"].unique())) if "source" in v else []
+                for k, v in area.layers.items()
+            },
+            "network": str(network_path) if network_path is not None else None,
+        },
+        "data_sources": _data_sources(area, path),
+        "distance": scenario.distance,
+        "versions": _versions(),
+    }
 
 
 def _service_areas(scenario: Scenario, sites: gpd.GeoDataFrame, network: Any) -> gpd.GeoDataFrame:
@@ -224,3 +315,26 @@ def ensure_history(area: StudyArea) -> pd.DataFrame:
             )
         )
     return area.tables["population_history"]
+
+
+def grid_geometry(area: StudyArea) -> gpd.GeoDataFrame:
+    """Return the grids layer reduced to ``grid_id`` (text), ``street`` / ``community`` and geometry."""
+    grids = area.layers["grids"]
+    keep = ["grid_id", *[c for c in ("street", "community") if c in grids.columns], "geometry"]
+    out = grids[keep].copy()
+    for col in keep[:-1]:
+        out[col] = out[col].astype(str)
+    return out
+
+
+def with_grid_id(frame: gpd.GeoDataFrame, area: StudyArea) -> gpd.GeoDataFrame:
+    """Return ``frame`` with a text ``grid_id`` (by location when missing; ``""`` outside every grid)."""
+    out = frame.copy()
+    if "grid_id" not in out.columns and area.has("grids"):
+        grids = area.layers["grids"][["grid_id", "geometry"]].to_crs(out.crs)
+        joined = gpd.sjoin(out[["geometry"]], grids, how="left", predicate="within")
+        out["grid_id"] = joined[~joined.index.duplicated(keep="first")]["grid_id"].reindex(out.index)
+    if "grid_id" not in out.columns:
+        out["grid_id"] = ""
+    out["grid_id"] = out["grid_id"].fillna("").astype(str)
+    return out
