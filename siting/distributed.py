@@ -20,6 +20,7 @@ __all__ = [
     "ProgressFn",
     "connect",
     "dask_tile_mapper",
+    "map_ordered",
     "peak_memory_mib",
     "snap_rows",
     "straight_line_rows",
@@ -214,6 +215,48 @@ def straight_line_rows(
     ]
     parts = client.gather(futures)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
+
+
+def map_ordered(
+    client: Any,
+    fn: Callable[..., Any],
+    arguments: Sequence[tuple[Any, ...]],
+    *,
+    progress: Callable[[int, int, int], None] | None = None,
+    on_error: Callable[[int, BaseException], Any] | None = None,
+) -> list[Any]:
+    """Run ``fn(*args)`` for each tuple of ``arguments`` on ``client``; results in input order.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+        The cluster.
+    fn : callable
+        A function importable on the workers (module level).
+    arguments : sequence of tuple
+        One argument tuple per task.
+    progress : callable, optional
+        ``progress(done, total, index)`` as each task finishes (``index`` into ``arguments``).
+    on_error : callable, optional
+        ``on_error(index, exception)`` gives the result of a task that failed on the cluster
+        (for example a lost worker); without it the exception propagates.
+    """
+    from dask.distributed import as_completed
+
+    futures = [client.submit(fn, *args, pure=False) for args in arguments]
+    position = {f.key: k for k, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    for done, fut in enumerate(as_completed(futures), start=1):
+        k = position[fut.key]
+        try:
+            out[k] = fut.result()
+        except Exception as exc:
+            if on_error is None:
+                raise
+            out[k] = on_error(k, exc)
+        if progress is not None:
+            progress(done, len(futures), k)
+    return out
 
 
 def peak_memory_mib() -> float:

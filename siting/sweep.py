@@ -19,6 +19,7 @@ __all__ = [
     "apply_params",
     "combinations",
     "evaluate",
+    "evaluate_safely",
     "parse_grid",
     "parse_values",
     "run_sweep",
@@ -209,19 +210,51 @@ def evaluate(scenario: Scenario, base_dir: Path | None, params: Mapping[str, Any
     }
 
 
+def evaluate_safely(scenario: Scenario, base_dir: Path | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Like :func:`evaluate`, but a failure becomes a row with ``status = "failed"`` and its ``error``.
+
+    One failing combination (an infeasible radius, a solver error, a lost worker) then never
+    loses the rows of the others.
+    """
+    try:
+        return evaluate(scenario, base_dir, params)
+    except Exception as exc:  # every failure is reported in its row, with the combination
+        return _failed(params, exc)
+
+
+def _failed(params: Mapping[str, Any], exc: BaseException) -> dict[str, Any]:
+    """Build the row of a combination that failed: its parameters, ``status = "failed"`` and the error."""
+    return {**dict(params), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+
+
 def run_sweep(
     scenario: Scenario,
     base: Path | None,
     grid: Mapping[str, Sequence[Any]],
     *,
     progress: Callable[[int, int, Mapping[str, Any]], None] | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Evaluate every combination of ``grid``: one row each (see :func:`evaluate`).
 
-    Every combination is checked before the first solve. Rows are independent, so a
-    distributed runner can map :func:`evaluate` over :func:`combinations` instead.
+    Every combination is checked before the first solve. A combination that fails gets
+    ``status = "failed"`` and an ``error`` column naming the cause; the other rows are kept.
     When ``p`` is swept, ``marginal_per_station`` is the households gained per added site
     against the next smaller p with the other parameters equal.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario.
+    base : Path or None
+        Folder of the scenario file.
+    grid : mapping of str to sequence
+        Parameter values (short names such as ``radius``, ``p``, or dotted scenario keys).
+    progress : callable, optional
+        ``progress(done, total, params)`` as combinations finish.
+    client : dask.distributed.Client, optional
+        Run the combinations as tasks on this cluster (:func:`siting.distributed.connect`);
+        the rows are the same as in this process, in the same order.
 
     Raises
     ------
@@ -233,20 +266,38 @@ def run_sweep(
         raise ScenarioError(Problem("--set", f"{len(combos):,} combinations", "sweep fewer values"))
     for params in combos:
         apply_params(scenario, params)
-    rows = []
-    for i, params in enumerate(combos):
-        if progress is not None:
-            progress(i, len(combos), params)
-        rows.append(evaluate(scenario, base, params))
-    frame = pd.DataFrame(rows)
-    if "p" in grid:
-        others = [k for k in grid if k != "p"]
-        frame = frame.sort_values([*others, "p"], kind="stable").reset_index(drop=True)
-        grouped = frame.groupby(others, sort=False) if others else [((), frame)]
-        marginal = pd.Series(np.nan, index=frame.index)
-        for _, part in grouped:
-            marginal[part.index] = part["households_covered"].diff() / part["p"].diff()
-        frame["marginal_per_station"] = marginal
+    if client is not None:
+        from siting.distributed import map_ordered
+
+        rows = map_ordered(
+            client,
+            evaluate_safely,
+            [(scenario, base, params) for params in combos],
+            progress=None if progress is None else (lambda done, n, k: progress(done, n, combos[k])),
+            on_error=lambda k, exc: _failed(combos[k], exc),
+        )
+    else:
+        rows = []
+        for i, params in enumerate(combos):
+            if progress is not None:
+                progress(i, len(combos), params)
+            rows.append(evaluate_safely(scenario, base, params))
+    return _with_marginals(pd.DataFrame(rows), grid)
+
+
+def _with_marginals(frame: pd.DataFrame, grid: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Add ``marginal_per_station`` (households gained per added site) when ``p`` is swept."""
+    if "error" not in frame:
+        frame["error"] = None
+    if "p" not in grid or "households_covered" not in frame:
+        return frame
+    others = [k for k in grid if k != "p"]
+    frame = frame.sort_values([*others, "p"], kind="stable").reset_index(drop=True)
+    grouped = frame.groupby(others, sort=False) if others else [((), frame)]
+    marginal = pd.Series(np.nan, index=frame.index)
+    for _, part in grouped:
+        marginal[part.index] = part["households_covered"].diff() / part["p"].diff()
+    frame["marginal_per_station"] = marginal
     return frame
 
 
