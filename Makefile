@@ -1,6 +1,6 @@
 # siting: two commands do all set-up on a machine with python3 and make.
-#   make run   - create .venv, validate and summarise the embedded demo study areas
-#   make test  - create .venv, run ruff, mypy and pytest
+#   make run   - create .venv, summarise the demo study areas, run the demo scenarios into runs/ with reports
+#   make test  - create .venv, run ruff, mypy, pytest and the notebooks
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,8 +11,8 @@ BENCH_STAMP := $(VENV)/.installed-bench
 .PHONY: help venv test lint typecheck pytest run bench data clean lock
 
 help:
-	@echo "make run    - set up .venv, validate and summarise the embedded demo study areas"
-	@echo "make test   - set up .venv, run ruff, mypy and pytest"
+	@echo "make run    - set up .venv, run the demo scenarios into runs/ and write their reports"
+	@echo "make test   - set up .venv, run ruff, mypy, pytest and execute the notebooks (nbmake)"
 	@echo "make bench  - run the benchmarks against spopt / networkx (installs the bench extras)"
 	@echo "make data   - rebuild gis_data/*.gpkg from gis_data/raw (seeded, deterministic)"
 
@@ -37,11 +37,20 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+	@# the planner notebooks, each on a fresh kernel (outputs stay stripped in git: tests/notebooks)
+	$(BIN)/pytest --nbmake --nbmake-timeout=300 -p no:randomly notebooks
 
 test: lint typecheck pytest
 
 run: $(STAMP)
 	$(BIN)/siting demo info
+	@# two scenarios at a time (each solve is single-threaded); every run folder appears whole or not at all
+	@ls scenarios/*.yaml | xargs -P 2 -I{} sh -c '$(BIN)/siting run "{}" --out "runs/$$(basename "{}" .yaml)"'
+	$(BIN)/siting compare runs/red_stations_300m runs/red_stations_500m runs/red_stations_1000m \
+		--out runs/compare-radii
+	@echo "Reports (they open offline, straight from disk):"
+	@for r in runs/*/report.html; do echo "  $$r"; done
+	@echo "Or browse them all: $(BIN)/siting serve runs   (then open http://127.0.0.1:8000/)"
 
 data: $(STAMP)
 	$(BIN)/siting demo build
