@@ -211,6 +211,7 @@ class GrowthFit:
     history: pd.DataFrame = field(repr=False)
     features: pd.DataFrame | None = field(default=None, repr=False)
     seed: int = 0
+    _mid: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def last_year(self) -> int:
@@ -226,15 +227,36 @@ class GrowthFit:
             One row per grid: ``grid_id``, ``year``, ``base`` (last observed residents),
             ``low``, ``mid``, ``high`` (residents); ``mid`` is the chosen family's forecast.
         """
-        if year <= self.last_year:
+        return self.projections([year])[0]
+
+    def projections(self, years: Sequence[int]) -> list[pd.DataFrame]:
+        """Project every grid to each of ``years`` (one fit of the family for all of them).
+
+        Forecasts are cached on the fit, so asking again for a year costs nothing.
+
+        Returns
+        -------
+        list of DataFrame
+            One :meth:`project` table per year, in the order given.
+        """
+        late = [int(y) for y in years if int(y) <= self.last_year]
+        if late:
             raise InputError(
                 Problem(
                     "year",
-                    f"{year} is not after the last observed year {self.last_year}",
+                    f"{', '.join(map(str, late))} not after the last observed year {self.last_year}",
                     "project to a later year",
                 )
             )
-        mid = _forecast(self.family, self.history, [year], self.features, self.seed)[:, 0]
+        todo = sorted({int(y) for y in years} - set(self._mid))
+        if todo:
+            forecast = _forecast(self.family, self.history, todo, self.features, self.seed)
+            for k, y in enumerate(todo):
+                self._mid[y] = forecast[:, k]
+        return [self._table(int(y)) for y in years]
+
+    def _table(self, year: int) -> pd.DataFrame:
+        mid = self._mid[year]
         lo_q, hi_q = self._band(year - self.last_year)
         # forecast = actual * (1 + e)  =>  actual = forecast / (1 + e): high error -> low actual
         low = mid / (1.0 + hi_q)

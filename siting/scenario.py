@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,21 +194,48 @@ class Scenario(_Strict):
         return v
 
 
+_FIXES: dict[str, str] = {
+    "extra_forbidden": "remove it or check its spelling (every key: docs/scenarios.md)",
+    "missing": "add it",
+    "literal_error": "use one of the allowed values",
+    "int_parsing": "use a whole number",
+    "int_type": "use a whole number",
+    "int_from_float": "use a whole number",
+    "float_parsing": "use a number",
+    "float_type": "use a number",
+    "bool_parsing": "use true or false",
+    "string_type": "use text",
+    "list_type": "use a list, e.g. [300, 500]",
+    "dict_type": "use a section of keys",
+    "model_type": "use a section of keys",
+    "finite_number": "use a finite number",
+}
+
+
+def _fix(err: Mapping[str, Any]) -> str:
+    """Suggest a fix for one pydantic error, from its type and context (bounds, lengths)."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    bounds = {
+        "greater_than": f"use a value above {ctx.get('gt')}",
+        "greater_than_equal": f"use a value of at least {ctx.get('ge')}",
+        "less_than": f"use a value below {ctx.get('lt')}",
+        "less_than_equal": f"use a value of at most {ctx.get('le')}",
+        "too_short": f"give at least {ctx.get('min_length')} item(s)",
+        "too_long": f"give at most {ctx.get('max_length')} item(s)",
+    }
+    if kind in bounds:
+        return bounds[kind]
+    if kind in _FIXES:
+        return _FIXES[kind]
+    return "see the key's description in docs/scenarios.md"
+
+
 def _problems(exc: ValidationError) -> list[Problem]:
     out = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "scenario"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-            fix = "remove it or check its spelling"
-        elif err["type"] == "missing":
-            fix = "add it"
-        elif err["type"] == "literal_error":
-            fix = "use one of the allowed values"
-        else:
-            fix = ""
-        out.append(Problem(where, msg, fix))
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        out.append(Problem(where, msg, _fix(err)))
     return out
 
 

@@ -168,3 +168,21 @@ def test_output_folder_layers_and_read_back(small: Path, tmp_path: Path) -> None
     assert data["summary"]["scenario"]["name"] == "small-200m"
     assert len(data["service_areas"]) == len(data["sites"]) == 2
     assert out.stat().st_mode & 0o777 == 0o755  # readable like any folder, not mkdtemp's 0700
+
+
+def test_every_problem_comes_with_a_fix() -> None:
+    doc = {
+        "name": "bad",
+        "study_area": "demo:jiangbei",
+        "facility_type": "red_stations",
+        "model": {"objective": "max_coverage", "radius_m": -5, "p": -3, "colour": "red"},
+    }
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(doc)
+    fixes = {p.where: p.fix for p in err.value.problems}
+    assert fixes == {
+        "facility_type": "use one of the allowed values",
+        "model.radius_m": "use a value above 0.0",
+        "model.p": "use a value of at least 1",
+        "model.colour": "remove it or check its spelling (every key: docs/scenarios.md)",
+    }
