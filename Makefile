@@ -1,7 +1,8 @@
 # siting: two commands do all set-up on a machine with python3 and make.
-#   make run   - create .venv, summarise the demo study areas, run the demo scenarios into runs/ with reports
+#   make run   - create .venv, run the demo scenarios into runs/ with reports, serve the API and reports on localhost
 #   make test  - create .venv, run ruff, mypy, pytest and the notebooks
 PYTHON ?= python3
+PORT   ?= 8000
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
@@ -11,7 +12,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 .PHONY: help venv test lint typecheck pytest run bench data clean lock
 
 help:
-	@echo "make run    - set up .venv, run the demo scenarios into runs/ and write their reports"
+	@echo "make run    - set up .venv, run the demo scenarios, write their reports, serve the API (PORT=8000)"
 	@echo "make test   - set up .venv, run ruff, mypy, pytest and execute the notebooks (nbmake)"
 	@echo "make bench  - run the benchmarks against spopt / networkx (installs the bench extras)"
 	@echo "make data   - rebuild gis_data/*.gpkg from gis_data/raw (seeded, deterministic)"
@@ -50,7 +51,8 @@ run: $(STAMP)
 		--out runs/compare-radii
 	@echo "Reports (they open offline, straight from disk):"
 	@for r in runs/*/report.html; do echo "  $$r"; done
-	@echo "Or browse them all: $(BIN)/siting serve runs   (then open http://127.0.0.1:8000/)"
+	@# last: the API with the demos preloaded, a fresh key, a sample request, and the reports at /reports/
+	$(BIN)/siting serve --demo --reports runs --host 127.0.0.1 --port $(PORT)
 
 data: $(STAMP)
 	$(BIN)/siting demo build

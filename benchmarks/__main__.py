@@ -12,6 +12,8 @@ SUITES = {
     "network": "benchmarks.bench_network",
     "coverage": "benchmarks.bench_coverage",
     "median": "benchmarks.bench_median",
+    "distributed": "benchmarks.bench_distributed",
+    "api": "benchmarks.bench_api",
 }
 RESULTS = Path(__file__).parent / "results"
 
