@@ -149,7 +149,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
 
 
 SWEEP_SCENARIO = "scenarios/red_stations_500m.yaml"
-SWEEP_GRID = ("radius=300,500", "p=20:60:20")
+SWEEP_GRID = ("radius=300,500,1000", "p=20:80:20")
 
 
 def _sweep_rows() -> list[dict[str, Any]]:
