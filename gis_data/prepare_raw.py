@@ -2,7 +2,7 @@
 
 Run once by a developer (the build never reads the shared folder):
 
-    .venv/bin/python gis_data/prepare_raw.py /work/shared/data/nanjing
+    .venv/bin/python gis_data/prepare_raw.py PATH_TO_THE_TEAM_DATA/nanjing
 
 What it does is described file by file in gis_data/README.md.
 """
@@ -91,4 +91,6 @@ def main(shared: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/nanjing"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: prepare_raw.py NANJING_DATA_FOLDER (the team's nanjing/ data folder; see gis_data/README.md)")
+    main(Path(sys.argv[1]))
