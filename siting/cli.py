@@ -124,8 +124,7 @@ def validate(
 
 
 def _validate_scenario(path: Path, *, strict: bool, crs: str | None, as_json: bool) -> None:
-    from siting.errors import Problem, ScenarioError
-    from siting.runner import resolve_study_area
+    from siting.runner import check_network, resolve_study_area
     from siting.scenario import load_scenario
     from siting.study_area import load_study_area
 
@@ -135,14 +134,7 @@ def _validate_scenario(path: Path, *, strict: bool, crs: str | None, as_json: bo
             area_path = resolve_study_area(sc.study_area, base)
             step(f"validating study area {area_path.name}")
             area = load_study_area(area_path, crs=crs, strict=strict)
-        if sc.distance == "network" and area.network_path is None:
-            raise ScenarioError(
-                Problem(
-                    "distance",
-                    f"'network' needs a street network but {area_path.name} has none",
-                    "use distance: straight-line",
-                )
-            )
+        check_network(sc, area, area_path)
     except Exception as exc:
         raise fail(exc) from None
     if as_json:

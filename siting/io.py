@@ -12,7 +12,7 @@ import pyogrio
 
 from siting.errors import Problem, StudyAreaError
 
-__all__ = ["NETWORK_SUFFIXES", "RawLayers", "read_layers"]
+__all__ = ["NETWORK_SUFFIXES", "RawLayers", "read_layers", "read_metadata"]
 
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".parquet")
 NETWORK_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf")
@@ -98,12 +98,24 @@ def _read_gpkg(p: Path, known: frozenset[str], raw: RawLayers, *, prefix: str) -
             raw.ignored.append(f"{p.name}:{name}")
 
 
-def _read_metadata(p: Path, raw: RawLayers) -> None:
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """Return the key / value ``metadata`` table of a GeoPackage (``{}`` when it has none).
+
+    It holds the study area's title, attribution, assumptions and ``network_path``.
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".gpkg" or "metadata" not in {str(n) for n, _ in pyogrio.list_layers(p)}:
+        return {}
     meta = pyogrio.read_dataframe(p, layer="metadata", read_geometry=False)
-    if {"key", "value"} <= set(meta.columns):
-        values = dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
-        if "network_path" in values:
-            raw.network_path = (p.parent / values["network_path"]).resolve()
+    if not {"key", "value"} <= set(meta.columns):
+        return {}
+    return dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
+
+
+def _read_metadata(p: Path, raw: RawLayers) -> None:
+    values = read_metadata(p)
+    if "network_path" in values:
+        raw.network_path = (p.parent / values["network_path"]).resolve()
 
 
 def _read_vector(p: Path, raw: RawLayers, *, layer: str | None = None) -> gpd.GeoDataFrame | None:

@@ -19,11 +19,13 @@ import pandas as pd
 
 from siting import __version__
 from siting.errors import Problem, ScenarioError, StudyAreaError
+from siting.io import read_metadata
 from siting.scenario import Scenario, scenario_hash
 from siting.study_area import StudyArea, load_study_area
 
 __all__ = [
     "RunResult",
+    "check_network",
     "grid_geometry",
     "layer_kind",
     "resolve_study_area",
@@ -123,20 +125,6 @@ def _digest(path: Path, extra: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def _metadata(path: Path) -> dict[str, str]:
-    """Read the key / value ``metadata`` table of a GeoPackage (title, attribution, assumptions)."""
-    if path.suffix.lower() != ".gpkg":
-        return {}
-    import pyogrio
-
-    if "metadata" not in {str(name) for name, _ in pyogrio.list_layers(path)}:
-        return {}
-    meta = pyogrio.read_dataframe(path, layer="metadata", read_geometry=False)
-    if not {"key", "value"} <= set(meta.columns):
-        return {}
-    return dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
-
-
 def layer_kind(sources: list[str]) -> str:
     """Classify a layer by its ``source`` values: real (OSM / published), modelled, proxy or user."""
     if not sources:
@@ -155,7 +143,7 @@ def _data_sources(area: StudyArea, path: Path) -> dict[str, Any]:
     for name, frame in area.layers.items():
         sources = sorted(map(str, frame["source"].dropna().unique())) if "source" in frame else []
         layers[name] = {"sources": sources, "kind": layer_kind(sources), "features": len(frame)}
-    meta = _metadata(path)
+    meta = read_metadata(path)
     return {
         "title": meta.get("title", area.name),
         "attribution": meta.get("attribution", ""),
@@ -177,6 +165,18 @@ def result_hash(sites: pd.DataFrame, summary: Mapping[str, Any]) -> str:
         "figures": {k: figures.get(k) for k in keys},
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def check_network(scenario: Scenario, area: StudyArea, path: Path) -> None:
+    """Raise a ScenarioError naming ``distance`` when a network scenario's study area has no network."""
+    if scenario.distance == "network" and area.network_path is None:
+        raise ScenarioError(
+            Problem(
+                "distance",
+                f"'network' needs a street network but {path.name} has none",
+                "use distance: straight-line",
+            )
+        )
 
 
 def run_scenario(
@@ -205,14 +205,7 @@ def run_scenario(
     area = _area(str(path.resolve()))
     network = None
     if scenario.distance == "network":
-        if area.network_path is None:
-            raise ScenarioError(
-                Problem(
-                    "distance",
-                    f"'network' needs a street network but {path.name} has none",
-                    "use distance: straight-line",
-                )
-            )
+        check_network(scenario, area, path)
         say("loading the street network")
         network = _network(str(area.network_path))
     if scenario.facility_type == "red_station":

@@ -14,6 +14,7 @@ import geopandas as gpd
 from siting.demo.central import build_central
 from siting.demo.common import SOURCES, canonical_digest, read_layers
 from siting.demo.jiangbei import build_jiangbei
+from siting.io import read_metadata
 
 __all__ = [
     "DEMOS",
@@ -75,10 +76,8 @@ def summarise(path: str | Path) -> dict[str, Any]:
     layers = read_layers(path)
     info: dict[str, Any] = {"path": str(path), "size_bytes": Path(path).stat().st_size, "layers": {}}
     real, modelled, proxy = [], [], []
-    meta = layers.pop("metadata", None)
-    info["metadata"] = (
-        {} if meta is None else dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
-    )
+    layers.pop("metadata", None)
+    info["metadata"] = read_metadata(path)
     for name, frame in sorted(layers.items()):
         sources = sorted(str(s) for s in frame["source"].unique()) if "source" in frame else []
         geom = (
