@@ -1,20 +1,22 @@
-"""Multi-source shortest paths with a cutoff between snapped point sets, on a CSR graph (scipy csgraph)."""
+"""Shortest walking paths with a cutoff between snapped point sets: candidates inserted in the graph, one limited Dijkstra each."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from siting.dijkstra_kernel import points_within
 from siting.snapping import AttachedPoints, SnapResult, attach_points
 from siting.walk_graph import WalkNetwork
 
 __all__ = [
-    "BLOCK_CELLS",
+    "SOURCES_PER_TILE",
     "RoutingContext",
     "TileMapper",
     "direct_pairs",
@@ -24,27 +26,45 @@ __all__ = [
     "tile_pairs",
 ]
 
-#: Upper bound on the float64 cells of one Dijkstra block (sources x subgraph nodes or targets): 32 MB.
-BLOCK_CELLS = 4_000_000
+#: Candidate positions per tile (the unit of work run in a thread or on a Dask worker).
+SOURCES_PER_TILE = 128
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
 class _Targets:
-    """Snapped demand points as seen from the ends of their edges."""
+    """Snapped demand points grouped by the edge they lie on, as seen from the edge's ends."""
 
-    index: np.ndarray  # demand row numbers
-    u: np.ndarray  # edge start node
-    v: np.ndarray  # edge end node
-    to_u: np.ndarray  # leg + along-edge metres to u
-    to_v: np.ndarray  # leg + along-edge metres to v
+    index: np.ndarray  # demand row numbers, grouped by edge (ascending within an edge)
+    to_u: np.ndarray  # leg + along-edge metres to the edge's start node, same order
+    to_v: np.ndarray  # leg + along-edge metres to the edge's end node, same order
+    u: np.ndarray  # start node of each distinct edge holding demand
+    v: np.ndarray  # end node of each such edge
+    start: np.ndarray  # first position of each such edge's points in ``index``
+    count: np.ndarray  # number of points on each such edge
+    node_ptr: np.ndarray  # for each graph node, its range in ``node_edges``
+    node_edges: np.ndarray  # the demand-holding edges ending at each node
 
     @classmethod
-    def of(cls, g: WalkNetwork, demand: SnapResult) -> _Targets:
+    def of(cls, g: WalkNetwork, demand: SnapResult, n_nodes: int) -> _Targets:
         dem = np.flatnonzero(demand.snapped)
+        dem = dem[np.argsort(demand.edge[dem], kind="stable")]
         e, t, leg = demand.edge[dem], demand.offset[dem], demand.leg[dem]
-        return cls(dem, g.edge_u[e], g.edge_v[e], t + leg, (g.edge_length[e] - t) + leg)
+        first = np.flatnonzero(np.r_[True, e[1:] != e[:-1]]) if e.size else np.zeros(0, dtype=np.int64)
+        u, v = g.edge_u[e[first]].astype(np.int64), g.edge_v[e[first]].astype(np.int64)
+        ends = np.concatenate([u, v])
+        return cls(
+            index=dem,
+            to_u=t + leg,
+            to_v=(g.edge_length[e] - t) + leg,
+            u=u,
+            v=v,
+            start=first.astype(np.int64),
+            count=np.diff(np.r_[first, e.shape[0]]).astype(np.int64),
+            node_ptr=np.r_[0, np.cumsum(np.bincount(ends, minlength=n_nodes))].astype(np.int64),
+            node_edges=np.tile(np.arange(first.shape[0], dtype=np.int64), 2)[np.argsort(ends, kind="stable")],
+        )
 
 
 def network_pairs(
@@ -55,13 +75,13 @@ def network_pairs(
     *,
     d_xy: np.ndarray | None = None,
     c_xy: np.ndarray | None = None,
-    block_cells: int = BLOCK_CELLS,
+    threads: int | None = None,
 ) -> Pairs:
     """All (demand, candidate) pairs within ``cutoff`` metres, as (rows, cols, metres) arrays.
 
     See :func:`network_csr`; pairs come in row-major order, each once.
     """
-    csr = network_csr(g, demand, candidates, cutoff, d_xy=d_xy, c_xy=c_xy, block_cells=block_cells)
+    csr = network_csr(g, demand, candidates, cutoff, d_xy=d_xy, c_xy=c_xy, threads=threads)
     rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
     return rows, csr.indices.astype(np.int64), csr.data
 
@@ -74,7 +94,7 @@ def network_csr(
     *,
     d_xy: np.ndarray | None = None,
     c_xy: np.ndarray | None = None,
-    block_cells: int = BLOCK_CELLS,
+    threads: int | None = None,
     map_tiles: TileMapper | None = None,
 ) -> sp.csr_array:
     """Compute the walking distances of all (demand, candidate) pairs within ``cutoff`` metres (CSR).
@@ -87,12 +107,12 @@ def network_csr(
     ``leg_d + leg_c`` (same block interior, on top of each other: 0.0) get their straight-line
     distance, never longer than the path through the street.
 
-    Candidates are grouped in square tiles; for each tile, multi-source Dijkstra
-    (``scipy.sparse.csgraph.dijkstra`` with ``limit``) runs on the subgraph induced by the
-    nodes within straight-line reach of the tile. The pruning is exact: a path no longer than
-    the limit never leaves the box of that half-width around its source, and an edge is never
-    shorter than the straight line between its ends. Memory is one block of at most
-    ``block_cells`` distances plus the pairs found.
+    From each distinct candidate position one Dijkstra runs on the CSR graph and stops at
+    ``cutoff`` minus the shortest candidate leg there (:func:`siting.dijkstra_kernel.points_within`,
+    compiled with numba). A search touches only the nodes it reaches, so time grows with
+    the reached part of the graph and memory with the pairs found, never with
+    ``n_demand x n_candidates``. Positions are grouped in tiles of :data:`SOURCES_PER_TILE`,
+    run in ``threads`` threads or by ``map_tiles``.
 
     Parameters
     ----------
@@ -105,8 +125,8 @@ def network_csr(
     d_xy, c_xy : ndarray, shape (n, 2) and (m, 2), optional
         Point coordinates in ``g.crs``; needed for the direct straight-line rule (without
         them every pair goes through the street).
-    block_cells : int
-        Cells of one Dijkstra distance block.
+    threads : int, optional
+        Threads running tiles (default: up to 2, at most the CPU count); 1 runs them in turn.
     map_tiles : callable, optional
         ``map_tiles(context, tiles) -> list of pair lists``, one per tile in order, each equal
         to ``tile_pairs(context, tile)``; runs the tiles elsewhere (for example on a Dask
@@ -117,8 +137,8 @@ def network_csr(
     scipy.sparse.csr_array, shape (n_demand, n_candidates), float64
         Metres, sorted indices; a stored 0.0 is a real zero distance.
     """
-    ctx, tiles = routing_context(g, demand, candidates, cutoff, block_cells=block_cells)
-    per_tile = map_tiles(ctx, tiles) if map_tiles is not None else [tile_pairs(ctx, t) for t in tiles]
+    ctx, tiles = routing_context(g, demand, candidates, cutoff)
+    per_tile = map_tiles(ctx, tiles) if map_tiles is not None else _run_local(ctx, tiles, threads)
     found = [pairs for tile in per_tile for pairs in tile]
     extra = [_same_edge_pairs(demand, candidates, cutoff)]
     direct = (
@@ -132,6 +152,15 @@ def network_csr(
     return _merge_min(_to_csr(_concat(found), shape), _concat(extra))
 
 
+def _run_local(ctx: RoutingContext, tiles: list[np.ndarray], threads: int | None) -> list[list[Pairs]]:
+    """Run the tiles in this process, in a small thread pool (the kernel releases the GIL)."""
+    n = max(1, min(threads or min(2, os.cpu_count() or 1), len(tiles)))
+    if n == 1:
+        return [tile_pairs(ctx, t) for t in tiles]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda t: tile_pairs(ctx, t), tiles))
+
+
 @dataclass(frozen=True, eq=False)
 class RoutingContext:
     """Everything one tile of candidates needs to find its pairs (shipped once to each worker)."""
@@ -142,9 +171,8 @@ class RoutingContext:
     cand_groups: tuple[np.ndarray, np.ndarray, np.ndarray]  # source -> candidate rows
     cand_leg: np.ndarray  # off-network leg of every candidate
     targets: _Targets
-    cells: _CellIndex
+    graph: tuple[np.ndarray, np.ndarray, np.ndarray]  # int64 indptr, int64 indices, float64 metres
     cutoff: float
-    block_cells: int
 
 
 TileMapper = Callable[[RoutingContext, list[np.ndarray]], list[list[Pairs]]]
@@ -156,7 +184,7 @@ def routing_context(
     candidates: SnapResult,
     cutoff: float,
     *,
-    block_cells: int = BLOCK_CELLS,
+    per_tile: int = SOURCES_PER_TILE,
 ) -> tuple[RoutingContext, list[np.ndarray]]:
     """Insert the candidates in the graph and group them in tiles (see :func:`network_csr`).
 
@@ -165,7 +193,7 @@ def routing_context(
     context : RoutingContext
         The attached graph, targets and candidate groups.
     tiles : list of ndarray
-        Source positions (into ``context.sources``) of each tile.
+        Source positions (into ``context.sources``) of each tile, nearby sources together.
     """
     att = attach_points(g, candidates)
     (c_node,) = att.junctions
@@ -174,88 +202,48 @@ def routing_context(
     src_of = src_of.ravel()
     min_leg = np.full(sources.shape[0], np.inf)
     np.minimum.at(min_leg, src_of, candidates.leg[cand])
+    csr = att.csr
     ctx = RoutingContext(
         att=att,
         sources=sources,
         min_leg=min_leg,
         cand_groups=_groups(src_of, cand, sources.shape[0]),
         cand_leg=candidates.leg,
-        targets=_Targets.of(g, demand),
-        cells=_CellIndex(att.node_xy, cutoff / 2.0),
+        targets=_Targets.of(g, demand, csr.shape[0]),
+        graph=(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data.astype(np.float64)),
         cutoff=float(cutoff),
-        block_cells=int(block_cells),
     )
-    return ctx, _tiles(att.node_xy[sources], cutoff)
+    return ctx, _tiles(att.node_xy[sources], cutoff, per_tile)
 
 
 def tile_pairs(ctx: RoutingContext, block: np.ndarray) -> list[Pairs]:
-    """(demand row, candidate column, metres) triples within the cutoff for one tile of sources."""
-    cutoff = ctx.cutoff
-    limit = cutoff - float(ctx.min_leg[block].min())
-    if limit < 0:
-        return []
-    xy = ctx.att.node_xy[ctx.sources[block]]
-    nodes = ctx.cells.square(xy.min(axis=0) - limit - 1.0, xy.max(axis=0) + limit + 1.0)  # 1 m margin
-    local = np.full(ctx.att.csr.shape[0], -1, dtype=np.int64)
-    paths = _tile_paths(
-        ctx.att,
-        nodes,
-        local,
-        srcs=ctx.sources[block],
-        targets=ctx.targets,
-        limit=limit,
-        block_cells=ctx.block_cells,
-    )
-    found: list[Pairs] = []
-    for src, dem_k, via in paths:
-        pair, cand_i = _expand(ctx.cand_groups, block[src])
-        dem_i = ctx.targets.index[dem_k[pair]]
-        total = via[pair] + ctx.cand_leg[cand_i]
-        keep = total <= cutoff
-        found.append((dem_i[keep], cand_i[keep], total[keep]))
-    return found
+    """(demand row, candidate column, metres) triples within the cutoff for one tile of sources.
 
-
-def _tile_paths(
-    att: AttachedPoints,
-    nodes: np.ndarray,
-    local: np.ndarray,
-    *,
-    srcs: np.ndarray,
-    targets: _Targets,
-    limit: float,
-    block_cells: int,
-) -> list[Pairs]:
-    """Dijkstra from one tile's sources on the subgraph induced by ``nodes`` (sorted).
-
-    Returns (source position in ``srcs``, target number, leg_d + path metres) for the targets
-    reached within ``limit``, in sub-blocks of at most ``block_cells`` cells.
+    The pairs of each candidate come together (one run per candidate), which lets
+    :func:`network_csr` assemble the matrix without sorting.
     """
-    local[nodes] = np.arange(nodes.shape[0])
-    try:
-        sub = _induced(att.csr, nodes, local)
-        lu, lv = local[targets.u], local[targets.v]
-        near = np.flatnonzero((lu >= 0) | (lv >= 0))
-        lu, lv = lu[near], lv[near]
-        src_local = local[srcs]
-    finally:
-        local[nodes] = -1
-    # an end outside the subgraph is never the way in: send it to node 0 at infinite cost
-    to_u = np.where(lu < 0, np.inf, targets.to_u[near])
-    to_v = np.where(lv < 0, np.inf, targets.to_v[near])
-    lu, lv = np.maximum(lu, 0), np.maximum(lv, 0)
-    out = []
-    step = max(1, block_cells // max(nodes.shape[0], near.shape[0], 1))
-    for s0 in range(0, srcs.shape[0], step):
-        dist = dijkstra(sub, directed=True, indices=src_local[s0 : s0 + step], limit=limit)
-        via = dist[:, lu]
-        via += to_u
-        dv = dist[:, lv]
-        dv += to_v
-        np.minimum(via, dv, out=via)
-        si, ti = np.nonzero(via <= limit)
-        out.append((s0 + si, near[ti], via[si, ti]))
-    return out
+    cutoff = ctx.cutoff
+    limits = cutoff - ctx.min_leg[block]
+    ok = limits >= 0
+    block, limits = block[ok], limits[ok]
+    if block.size == 0:
+        return []
+    tg = ctx.targets
+    src, pos, via = points_within(
+        *ctx.graph, ctx.sources[block], limits, node_ptr=tg.node_ptr, node_edges=tg.node_edges,
+        edge_u=tg.u, edge_v=tg.v, edge_start=tg.start, edge_count=tg.count, to_u=tg.to_u, to_v=tg.to_v,
+    )  # fmt: skip
+    start, count, members = ctx.cand_groups
+    if np.all(count[block] == 1):  # the usual case: one candidate per source
+        k, cand_i = np.arange(via.shape[0]), members[start[block]][src]
+    else:  # every candidate of a source gets that source's run of pairs, one after another
+        runs = np.bincount(src, minlength=block.shape[0])
+        item, at = _ranges(start[block], count[block])
+        take, k = _ranges((np.cumsum(runs) - runs)[item], runs[item])
+        cand_i = members[at][take]
+    total = via[k] + ctx.cand_leg[cand_i]
+    keep = total <= cutoff
+    return [(tg.index[pos[k[keep]]], cand_i[keep], total[keep])]
 
 
 def _same_edge_pairs(demand: SnapResult, candidates: SnapResult, cutoff: float) -> Pairs:
@@ -281,11 +269,20 @@ def _concat(parts: list[Pairs]) -> Pairs:
 
 
 def _to_csr(pairs: Pairs, shape: tuple[int, int]) -> sp.csr_array:
-    """CSR array with sorted indices from unique pairs; explicit zeros kept."""
+    """CSR array with sorted indices from unique pairs given in runs of one candidate each.
+
+    The runs are put in candidate order (a gather, no sort of the pairs); the transpose
+    conversion to CSR then leaves each row's columns sorted. Explicit zeros are kept.
+    """
     rows, cols, vals = pairs
-    csr = sp.coo_array((vals, (rows, cols)), shape=shape).tocsr()
-    csr.sort_indices()
-    return csr
+    n = cols.shape[0]
+    first = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    run_cand, run_len = cols[first], np.diff(np.r_[first, n])
+    order = np.argsort(run_cand, kind="stable")
+    _, at = _ranges(first[order], run_len[order])
+    per_cand = np.bincount(run_cand, weights=run_len, minlength=shape[1]).astype(np.int64)
+    by_cand = sp.csr_array((vals[at], rows[at], np.r_[0, np.cumsum(per_cand)]), shape=(shape[1], shape[0]))
+    return sp.csr_array(by_cand.T.tocsr())
 
 
 def _merge_min(csr: sp.csr_array, extra: Pairs) -> sp.csr_array:
@@ -331,58 +328,23 @@ def _expand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expand items to the members of their group: (item index, member) for every member."""
     start, count, members = groups
-    n = count[which]
-    item = np.repeat(np.arange(which.shape[0]), n)
-    offset = np.arange(item.shape[0]) - np.repeat(np.cumsum(n) - n, n)
-    return item, members[np.repeat(start[which], n) + offset]
+    item, at = _ranges(start[which], count[which])
+    return item, members[at]
 
 
-class _CellIndex:
-    """Points bucketed in square cells, for fast "all points in this box" queries."""
-
-    def __init__(self, xy: np.ndarray, size: float) -> None:
-        self.lo = xy.min(axis=0) if xy.shape[0] else np.zeros(2)
-        self.size = size
-        cell = np.floor((xy - self.lo) / size).astype(np.int64)
-        self.shape = (cell.max(axis=0) + 1) if xy.shape[0] else np.ones(2, dtype=np.int64)
-        key = cell[:, 1] * self.shape[0] + cell[:, 0]
-        self.order = np.argsort(key, kind="stable")
-        self.start = np.searchsorted(key[self.order], np.arange(int(self.shape[0] * self.shape[1]) + 1))
-
-    def square(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Sorted indices of the points in cells overlapping the box ``[lo, hi]`` (a superset)."""
-        c0 = np.clip(np.floor((lo - self.lo) / self.size).astype(np.int64), 0, self.shape - 1)
-        c1 = np.clip(np.floor((hi - self.lo) / self.size).astype(np.int64), 0, self.shape - 1)
-        parts = [
-            self.order[self.start[y * self.shape[0] + c0[0]] : self.start[y * self.shape[0] + c1[0] + 1]]
-            for y in range(int(c0[1]), int(c1[1]) + 1)
-        ]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+def _ranges(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ranges ``start[k] .. start[k] + count[k] - 1``: (k, position) for each element."""
+    item = np.repeat(np.arange(start.shape[0]), count)
+    return item, np.arange(item.shape[0]) + np.repeat(start - (np.cumsum(count) - count), count)
 
 
-def _tiles(xy: np.ndarray, cutoff: float, per_tile: int = 48) -> list[np.ndarray]:
-    """Group source indices by square tiles holding about ``per_tile`` sources (side >= cutoff / 2)."""
+def _tiles(xy: np.ndarray, cutoff: float, per_tile: int) -> list[np.ndarray]:
+    """Source indices in runs of ``per_tile``, ordered by square cells of side ``cutoff`` (nearby together)."""
     if xy.shape[0] == 0:
         return []
-    lo = xy.min(axis=0)
-    area = float(np.prod(np.maximum(xy.max(axis=0) - lo, cutoff)))
-    size = max(cutoff / 2.0, float(np.sqrt(per_tile * area / xy.shape[0])))
-    cell = np.floor((xy - lo) / size).astype(np.int64)
-    key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
-    order = np.argsort(key, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(key[order])) + 1)
-
-
-def _induced(csr: sp.csr_array, nodes: np.ndarray, local: np.ndarray) -> sp.csr_array:
-    """Subgraph of ``csr`` induced by sorted ``nodes``; ``local`` maps node -> position (or -1)."""
-    start = csr.indptr[nodes]
-    count = csr.indptr[nodes + 1] - start
-    ent = np.repeat(start - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
-    col = local[csr.indices[ent]]
-    keep = col >= 0
-    row = np.repeat(np.arange(nodes.shape[0]), count)[keep]
-    indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=nodes.shape[0]))]
-    return sp.csr_array((csr.data[ent][keep], col[keep], indptr), shape=(nodes.shape[0], nodes.shape[0]))
+    cell = np.floor((xy - xy.min(axis=0)) / max(cutoff, 1.0)).astype(np.int64)
+    order = np.lexsort((cell[:, 0], cell[:, 1]))
+    return np.array_split(order, -(-xy.shape[0] // max(per_tile, 1)))
 
 
 def direct_pairs(

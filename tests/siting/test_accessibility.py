@@ -9,12 +9,11 @@ import osmnx as ox
 import pandas as pd
 import pyproj
 import pytest
-import scipy.sparse as sp
 import shapely
 
 from siting import network
-from siting.accessibility import network_pairs
 from siting.errors import InputError
+from siting.routing import network_csr, routing_context, tile_pairs
 from siting.snapping import snap_points
 
 OSM = Path(__file__).resolve().parents[2] / "gis_data" / "raw" / "osm_central_nanjing_2018.osm"
@@ -122,18 +121,27 @@ def test_cost_and_coverage_match_networkx_on_nanjing(g, reference):
     assert np.abs(full.values[finite] - ref[finite]).max() < 1e-6
 
 
-def test_blocks_do_not_change_result(g):
+def test_threads_and_tile_order_do_not_change_result(g):
     demand = sample_points(g, 200, seed=3)
     cands = sample_points(g, 60, seed=4)
     d_xy = shapely.get_coordinates(demand.to_crs(g.crs).geometry.to_numpy())
     c_xy = shapely.get_coordinates(cands.to_crs(g.crs).geometry.to_numpy())
     ds, cs = snap_points(g, d_xy), snap_points(g, c_xy)
-    big = network_pairs(g, ds, cs, 800.0, d_xy=d_xy, c_xy=c_xy)
-    small = network_pairs(g, ds, cs, 800.0, d_xy=d_xy, c_xy=c_xy, block_cells=1)
-    a = sp.coo_array((big[2], (big[0], big[1])), shape=(200, 60)).toarray()
-    b = sp.coo_array((small[2], (small[0], small[1])), shape=(200, 60)).toarray()
-    assert len(big[0]) == len(small[0]) > 0
-    assert np.array_equal(a, b)
+    one = network_csr(g, ds, cs, 800.0, d_xy=d_xy, c_xy=c_xy, threads=1)
+    two = network_csr(g, ds, cs, 800.0, d_xy=d_xy, c_xy=c_xy, threads=2)
+
+    def split_backwards(ctx, tiles):  # each tile cut in 7 pieces, run last to first
+        return [[p for sub in np.array_split(t, 7)[::-1] for p in tile_pairs(ctx, sub)] for t in tiles]
+
+    _, tiles = routing_context(g, ds, cs, 800.0, per_tile=7)
+    assert sorted(len(t) for t in tiles)[-1] <= 7
+    assert sum(len(t) for t in tiles) == len(np.unique(tiles[0].tolist() + [i for t in tiles[1:] for i in t]))
+    rev = network_csr(g, ds, cs, 800.0, d_xy=d_xy, c_xy=c_xy, map_tiles=split_backwards)
+    assert one.nnz > 0 and one.has_sorted_indices
+    for other in (two, rev):
+        assert np.array_equal(one.indptr, other.indptr)
+        assert np.array_equal(one.indices, other.indices)
+        assert np.array_equal(one.data, other.data)
 
 
 def test_minutes_and_far_points(g):
