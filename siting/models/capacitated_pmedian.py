@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -159,7 +160,16 @@ class CapacitatedPMedian(PMedian):
         if reason:
             return self._infeasible(reason, start, chosen)
         if chosen == "exact":
-            return self._exact_mip(nb, start, deadline, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed)
+            first = self._heuristic(nb, start, deadline, seed=seed, n_starts=1)
+            if first.status == "feasible" and first.gap <= mip_rel_gap:  # the Lagrangian bound proves it
+                return replace(first, status="optimal", method="exact")
+            incumbent = (
+                (np.asarray(first.selected), np.asarray(first.assignment))
+                if first.status == "feasible"
+                else None
+            )
+            return self._exact_mip(nb, start, deadline, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed,
+                                   incumbent=incumbent)  # fmt: skip
         return self._heuristic(nb, start, deadline, seed=seed, n_starts=4 if n_starts is None else n_starts)
 
     def _exact_mip(
@@ -171,6 +181,7 @@ class CapacitatedPMedian(PMedian):
         mip_rel_gap: float,
         threads: int | None,
         seed: int,
+        incumbent: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
     ) -> SolveResult:
         m = nb.m
         fits = self.weights[nb.row_of_entry] <= self.capacity[nb.cols] + 1e-9
@@ -194,11 +205,18 @@ class CapacitatedPMedian(PMedian):
         lo = np.concatenate([np.ones(nb.n), np.full(m + k, -np.inf), site_lo])
         hi = np.concatenate([np.ones(nb.n), np.zeros(m + k), site_hi])
         y_lo, y_hi = self.rules.column_bounds()
+        initial = None
+        if incumbent is not None:  # the heuristic's plan as the MIP's first incumbent
+            selected, assigned = incumbent
+            initial = np.zeros(m + k)
+            initial[selected] = 1.0
+            initial[m + np.flatnonzero(assigned[r] == j)] = 1.0
         left = None if not np.isfinite(deadline) else max(deadline - time.perf_counter(), 0.1)
         sol = solve_mip(
             np.concatenate([np.zeros(m), nb.vals[ent]]), a, lo, hi,
             col_lower=np.concatenate([y_lo, np.zeros(k)]), col_upper=np.concatenate([y_hi, np.ones(k)]),
             integer=np.ones(m + k, dtype=bool), time_limit=left, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed,
+            initial=initial,
         )  # fmt: skip
         if sol.status == "infeasible":
             return self._infeasible("no selection meets the site rules and serves every demand within capacity",

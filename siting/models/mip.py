@@ -90,6 +90,7 @@ def solve_mip(
     mip_rel_gap: float = 1e-6,
     threads: int | None = None,
     seed: int = 0,
+    initial: ArrayLike | None = None,
 ) -> MipSolution:
     """Solve ``opt c @ x  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper``.
 
@@ -115,6 +116,8 @@ def solve_mip(
         HiGHS threads (default: what HiGHS chooses).
     seed : int
         HiGHS random seed (results are deterministic for a given seed).
+    initial : array-like, shape (n,), optional
+        A feasible solution to start from (HiGHS checks it and keeps it as the incumbent).
 
     Raises
     ------
@@ -154,6 +157,11 @@ def solve_mip(
         h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("threads", int(threads or min(2, os.cpu_count() or 1)))
     h.passModel(lp)
+    if initial is not None:
+        start_sol = highspy.HighsSolution()
+        start_sol.col_value = np.asarray(initial, dtype=float).tolist()
+        start_sol.value_valid = True
+        h.setSolution(start_sol)
     h.run()
     return _read_solution(h, highspy, n=n, is_mip=integer is not None, seconds=time.perf_counter() - start)
 
