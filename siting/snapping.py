@@ -72,6 +72,10 @@ def snap_points(
 ) -> SnapResult:
     """Snap points to the nearest edge of ``g`` (not only the nearest node).
 
+    The search runs over the edges' straight segments bucketed in a grid
+    (:attr:`WalkNetwork.segment_index`, built on first use); the offset is measured along the
+    edge's geometry from ``edge_u``.
+
     Parameters
     ----------
     g : WalkNetwork
@@ -103,14 +107,10 @@ def snap_points(
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.full(n, np.nan)
     leg = np.full(n, np.nan)
-    if n and g.n_edges:
-        pts = shapely.points(xy)
-        (pi, ei), dist = g.edge_tree.query_nearest(
-            pts, max_distance=max_snap_m, return_distance=True, all_matches=False
-        )
-        edge[pi] = ei
-        leg[pi] = dist
-        offset[pi] = np.clip(shapely.line_locate_point(g.edge_geometry[ei], pts[pi]), 0.0, g.edge_length[ei])
+    if n and g.n_edges:  # exact nearest edge (ties to the lower edge), see siting.edge_index
+        edge, leg, along = g.segment_index.nearest(xy, max_snap_m)
+        ok = edge >= 0
+        offset[ok] = np.clip(along[ok], 0.0, g.edge_length[edge[ok]])
     result = SnapResult(name=name, ids=ids, edge=edge, offset=offset, leg=leg, max_snap_m=float(max_snap_m))
     report_far(result, on_far)
     return result

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from siting.edge_index import SegmentIndex
 from siting.errors import InputError, Problem
 
 __all__ = [
@@ -119,10 +120,20 @@ class WalkNetwork:
     def __post_init__(self) -> None:
         object.__setattr__(self, "edge_tree", shapely.STRtree(self.edge_geometry))
 
+    @property
+    def segment_index(self) -> SegmentIndex:
+        """The edges' straight segments in a grid, for nearest-edge snapping (built on first use)."""
+        index = self.__dict__.get("_segment_index")
+        if index is None:
+            index = SegmentIndex.build(self.edge_geometry)
+            object.__setattr__(self, "_segment_index", index)
+        return index
+
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle edge geometries as one WKB array and drop the tree (fast to ship to Dask workers)."""
+        """Pickle edge geometries as one WKB array and drop the indexes (fast to ship to Dask workers)."""
         state = dict(self.__dict__)
         state.pop("edge_tree", None)
+        state.pop("_segment_index", None)
         state["edge_geometry"] = shapely.to_wkb(self.edge_geometry)
         return state
 
