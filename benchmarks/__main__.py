@@ -12,6 +12,7 @@ SUITES = {
     "network": "benchmarks.bench_network",
     "coverage": "benchmarks.bench_coverage",
     "median": "benchmarks.bench_median",
+    "models": "benchmarks.bench_models",  # summary of median + coverage on issue #6's list (no timing)
     "distributed": "benchmarks.bench_distributed",
     "api": "benchmarks.bench_api",
 }

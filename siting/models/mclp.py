@@ -50,7 +50,11 @@ class MCLP(CoverageModelBase):
 
     Exact solves use HiGHS on a reduced model: forbidden columns, zero-weight
     rows, rows no allowed site covers and rows a fixed site covers are dropped,
-    and rows with the same covering set are merged (weights summed). The
+    and rows with the same covering set are merged (weights summed). With only
+    p, fixed and forbidden sites the exact solve first runs the heuristic, then
+    drops every candidate ``j`` whose Lagrangian bound with ``j`` open,
+    ``UB(lam) - c_(s) + c_j``, cannot beat the incumbent (reduced-cost fixing),
+    and solves the MIP over the candidates left: exact for the whole model. The
     heuristic is lazy greedy + swap local search with a Lagrangian upper bound
     (see :mod:`siting.models.coverage_heuristics`).
 
@@ -172,6 +176,10 @@ class MCLP(CoverageModelBase):
     def _solve_exact(
         self, reduced: Any, start: float, time_limit: float | None, seed: int, mip_gap: float
     ) -> SolveResult:
+        if not self.rules.groups and self.rules.budget is None and self.p is not None:
+            fixed_out = self._exact_by_core(start, time_limit, seed, mip_gap)
+            if fixed_out is not None:
+                return fixed_out
         m = reduced.matrix
         n_rows, n = m.shape
         sol = solve_mclp_mip(reduced, self.rules, self.p, time_limit=time_limit, mip_gap=mip_gap, seed=seed)
@@ -196,6 +204,52 @@ class MCLP(CoverageModelBase):
             method="exact",
             extra={"reduced_rows": float(n_rows), "reduced_nnz": float(m.nnz)},
         )
+
+    def _exact_by_core(
+        self, start: float, time_limit: float | None, seed: int, mip_gap: float
+    ) -> SolveResult | None:
+        """Exact MCLP by Lagrangian reduced-cost fixing: heuristic, then the MIP over the candidates left.
+
+        Greedy + swaps give an incumbent and Lagrangian multipliers (a few seconds at most);
+        every candidate whose Lagrangian bound with it open cannot beat the incumbent is
+        left out, and the MIP over the rest is exact for the whole model. None when the
+        heuristic gives no multipliers or no time is left (the caller runs the full MIP).
+        """
+        assert self.p is not None
+        left = np.inf if time_limit is None else time_limit - (time.perf_counter() - start)
+        out = solve_max_cover(
+            self.data, self.rules, self.p, level=1, time_limit=float(min(max(0.05, 0.2 * left), 10.0)),
+            seed=seed, gap_target=mip_gap,
+        )  # fmt: skip
+        if not out.feasible or out.multipliers is None:
+            return None
+        objective = self._covered(out.selected)
+        extra = {"swaps": float(out.swaps), "bound_iterations": float(out.bound_iterations)}
+        solver = "lazy-greedy+swap+lagrangian"
+        bound = max(out.bound, objective)
+        if bound - objective > mip_gap * max(objective, 1e-9):
+            integral = bool(np.array_equal(self.data.weights, np.round(self.data.weights)))
+            beat = objective + 1.0 - 1e-6 if integral else objective * (1.0 + 1e-12)
+            deadline = np.inf if time_limit is None else start + time_limit
+            core = solve_core(self.data, self.rules, self.p, out.multipliers, out.selected, deadline=deadline,
+                              seed=seed, mip_gap=mip_gap, beat=beat)  # fmt: skip
+            if core is None:
+                return None
+            solver += "+reduced-cost-fixing+highs-mip"
+            extra.update(core_size=float(core.core_size), heuristic_objective=objective)
+            selected = core.selected if self._covered(core.selected) > objective else out.selected
+            objective = self._covered(selected)
+            bound = max(min(bound, core.bound), objective)
+            if integral:
+                bound = max(float(np.floor(bound + 1e-7 * max(1.0, abs(bound)))), objective)
+        else:
+            selected = out.selected
+        gap = (bound - objective) / max(abs(objective), 1e-9)
+        return coverage_result(
+            model="MCLP", data=self.data, selected=selected, objective=objective, bound=bound,
+            status="optimal" if gap <= mip_gap else "time_limit", started=start, solver=solver,
+            method="exact", extra=extra,
+        )  # fmt: skip
 
     def _solve_heuristic(
         self, start: float, time_limit: float | None, seed: int, mip_gap: float

@@ -73,6 +73,7 @@ def solve_core(
     deadline: float,
     seed: int,
     mip_gap: float,
+    beat: float | None = None,
 ) -> CoreOutcome | None:
     """Solve MCLP exactly on a core of candidates chosen by Lagrangian value, and certify the rest.
 
@@ -83,8 +84,12 @@ def solve_core(
     ``s = p - |fixed|``), so the optimum is at most
     ``max(core MIP bound, UB(lam) - c_(s) + max_{j outside} c_j)``: a valid
     global bound. The core is the top ``max(3 s, s + 100)`` candidates plus the
-    incumbent and fixed sites. Only for rules of p, fixed and forbidden.
-    Returns None when no time is left.
+    incumbent and fixed sites. With ``beat`` (the value a selection must exceed
+    to improve on the incumbent) the core is instead every candidate whose bound
+    ``UB(lam) - c_(s) + c_j`` reaches ``beat``, with no size cap: the others cannot
+    be in a better selection, so the core MIP's answer is optimal for the whole
+    model (Lagrangian reduced-cost fixing). Only for rules of p, fixed and
+    forbidden. Returns None when no time is left.
     """
     rs = RuleState(rules, p)
     c = np.asarray(data.csc.T @ lam)
@@ -96,13 +101,16 @@ def solve_core(
     slots = p - int(rs.fixed.sum())
     if slots <= 0 or free.size <= slots:
         return None
-    k = min(free.size, max(3 * slots, slots + 100))
+    c_s = float(c[free[slots - 1]])
     in_core = np.zeros(data.n_candidates, dtype=bool)
-    in_core[free[:k]] = True
+    if beat is None:
+        in_core[free[: min(free.size, max(3 * slots, slots + 100))]] = True
+    else:
+        in_core[free[:slots]] = True
+        in_core[free[ub - c_s + c[free] >= beat]] = True
     in_core[incumbent] = True
     in_core[rs.fixed] = True
     outside = free[~in_core[free]]
-    c_s = float(c[free[slots - 1]])
     outside_bound = ub - c_s + float(c[outside].max()) if outside.size else -math.inf
     core = np.flatnonzero(in_core)
     sub_csr = sp.csr_matrix(data.csr[:, core])

@@ -1,5 +1,6 @@
 """MCLP: spopt's San Francisco numbers, hand-solved instances, site rules and input errors."""
 
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -326,3 +327,21 @@ def test_from_geodataframes_matches_straight_line_matrix():
     unit = MCLP.from_geodataframes(demand, cand, radius=radius, weight_column=None, p=2).solve()
     assert unit.objective == MCLP.from_coverage(dist <= radius, p=2).solve().objective
     assert unit.total_weight == 30.0
+
+
+@pytest.mark.parametrize("seed", [6, 9, 15])
+def test_exact_by_reduced_cost_fixing_equals_brute_force(seed):
+    # geometric instances where greedy + swaps alone do not prove optimality: the exact path
+    # leaves out candidates whose Lagrangian bound cannot beat the incumbent and solves the rest
+    rng = np.random.default_rng(seed)
+    xy_d, xy_c = rng.uniform(0, 1000, (80, 2)), rng.uniform(0, 1000, (18, 2))
+    cov = sp.csr_matrix(np.hypot(*(xy_d[:, None, :] - xy_c[None, :, :]).transpose(2, 0, 1)) <= 220)
+    w = rng.integers(1, 50, 80).astype(float)
+    res = MCLP.from_coverage(cov, weights=w, p=4).solve(method="exact")
+    best = max(
+        w[np.asarray(cov[:, list(c)].sum(axis=1)).ravel() > 0].sum() for c in combinations(range(18), 4)
+    )
+    assert "reduced-cost-fixing" in res.solver
+    assert res.extra["core_size"] < 18
+    assert res.status == "optimal"
+    assert res.objective == res.bound == best
