@@ -28,6 +28,9 @@ from siting.models.mclp_core import solve_core, solve_mclp_mip
 __all__ = ["MCLP"]
 
 _HEURISTIC_DEFAULT_SECONDS = 30.0
+#: Reduced coverage entries from which the exact solve goes through reduced-cost fixing (below
+#: it the whole MIP is faster than the heuristic's Lagrangian iterations).
+CORE_MIN_NNZ = 10_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class MCLP(CoverageModelBase):
     p, fixed and forbidden sites the exact solve first runs the heuristic, then
     drops every candidate ``j`` whose Lagrangian bound with ``j`` open,
     ``UB(lam) - c_(s) + c_j``, cannot beat the incumbent (reduced-cost fixing),
-    and solves the MIP over the candidates left: exact for the whole model. The
+    and solves the MIP over the candidates left: exact for the whole model
+    (from ``CORE_MIN_NNZ`` reduced coverage entries; smaller models go to the MIP
+    directly). The
     heuristic is lazy greedy + swap local search with a Lagrangian upper bound
     (see :mod:`siting.models.coverage_heuristics`).
 
@@ -176,7 +181,8 @@ class MCLP(CoverageModelBase):
     def _solve_exact(
         self, reduced: Any, start: float, time_limit: float | None, seed: int, mip_gap: float
     ) -> SolveResult:
-        if not self.rules.groups and self.rules.budget is None and self.p is not None:
+        simple = not self.rules.groups and self.rules.budget is None and self.p is not None
+        if simple and reduced.matrix.nnz >= CORE_MIN_NNZ:
             fixed_out = self._exact_by_core(start, time_limit, seed, mip_gap)
             if fixed_out is not None:
                 return fixed_out

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from siting import models
 from siting.errors import InputError
+from siting.models import mclp as mclp_module
 from siting.models.mclp import MCLP
 from siting.models.spopt_sf import load_sf
 
@@ -330,9 +331,10 @@ def test_from_geodataframes_matches_straight_line_matrix():
 
 
 @pytest.mark.parametrize("seed", [6, 9, 15])
-def test_exact_by_reduced_cost_fixing_equals_brute_force(seed):
+def test_exact_by_reduced_cost_fixing_equals_brute_force(seed, monkeypatch):
     # geometric instances where greedy + swaps alone do not prove optimality: the exact path
     # leaves out candidates whose Lagrangian bound cannot beat the incumbent and solves the rest
+    monkeypatch.setattr(mclp_module, "CORE_MIN_NNZ", 0)  # these instances are below the size it needs
     rng = np.random.default_rng(seed)
     xy_d, xy_c = rng.uniform(0, 1000, (80, 2)), rng.uniform(0, 1000, (18, 2))
     cov = sp.csr_matrix(np.hypot(*(xy_d[:, None, :] - xy_c[None, :, :]).transpose(2, 0, 1)) <= 220)
@@ -345,3 +347,18 @@ def test_exact_by_reduced_cost_fixing_equals_brute_force(seed):
     assert res.extra["core_size"] < 18
     assert res.status == "optimal"
     assert res.objective == res.bound == best
+
+
+def test_reduced_cost_fixing_matches_the_full_mip_at_default_size(monkeypatch):
+    rng = np.random.default_rng(3)
+    xy_d, xy_c = rng.uniform(0, 5000, (3000, 2)), rng.uniform(0, 5000, (300, 2))
+    cov = sp.csr_matrix(np.hypot(*(xy_d[:, None, :] - xy_c[None, :, :]).transpose(2, 0, 1)) <= 600)
+    w = rng.integers(1, 100, 3000).astype(float)
+    assert cov.nnz >= mclp_module.CORE_MIN_NNZ
+    fast = MCLP.from_coverage(cov, weights=w, p=12).solve(method="exact")
+    monkeypatch.setattr(mclp_module, "CORE_MIN_NNZ", 10**9)
+    full = MCLP.from_coverage(cov, weights=w, p=12).solve(method="exact")
+    assert full.solver == "highs-mip"
+    assert fast.solver.startswith("lazy-greedy+swap+lagrangian")
+    assert fast.status == full.status == "optimal"
+    assert fast.objective == full.objective
