@@ -519,8 +519,9 @@ def _print_city(r: dict[str, Any]) -> None:
 
 def warm_up() -> None:
     """Solve tiny instances of each model once, untimed (spopt's imports are outside its timing too)."""
-    cov = sp.csr_matrix(np.random.default_rng(0).uniform(size=(30, 8)) < 0.3)
-    cov[:, 0] = True
+    dense = np.random.default_rng(0).uniform(size=(30, 8)) < 0.3
+    dense[:, 0] = True
+    cov = sp.csr_matrix(dense)
     models.MCLP.from_coverage(cov, weights=np.ones(30), p=2).solve()
     models.LSCP.from_coverage(cov).solve()
     models.BackupCoverage.from_coverage(cov).solve()
