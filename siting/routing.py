@@ -193,7 +193,7 @@ def routing_context(
     context : RoutingContext
         The attached graph, targets and candidate groups.
     tiles : list of ndarray
-        Source positions (into ``context.sources``) of each tile, nearby sources together.
+        Source positions (into ``context.sources``) of each tile.
     """
     att = attach_points(g, candidates)
     (c_node,) = att.junctions
@@ -213,7 +213,7 @@ def routing_context(
         graph=(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data.astype(np.float64)),
         cutoff=float(cutoff),
     )
-    return ctx, _tiles(att.node_xy[sources], cutoff, per_tile)
+    return ctx, _tiles(sources.shape[0], per_tile)
 
 
 def tile_pairs(ctx: RoutingContext, block: np.ndarray) -> list[Pairs]:
@@ -338,13 +338,11 @@ def _ranges(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return item, np.arange(item.shape[0]) + np.repeat(start - (np.cumsum(count) - count), count)
 
 
-def _tiles(xy: np.ndarray, cutoff: float, per_tile: int) -> list[np.ndarray]:
-    """Source indices in runs of ``per_tile``, ordered by square cells of side ``cutoff`` (nearby together)."""
-    if xy.shape[0] == 0:
+def _tiles(n_sources: int, per_tile: int) -> list[np.ndarray]:
+    """Source indices in runs of at most ``per_tile`` (sources are junction ids: grouped by edge)."""
+    if n_sources == 0:
         return []
-    cell = np.floor((xy - xy.min(axis=0)) / max(cutoff, 1.0)).astype(np.int64)
-    order = np.lexsort((cell[:, 0], cell[:, 1]))
-    return np.array_split(order, -(-xy.shape[0] // max(per_tile, 1)))
+    return np.array_split(np.arange(n_sources), -(-n_sources // max(per_tile, 1)))
 
 
 def direct_pairs(

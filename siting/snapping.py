@@ -148,13 +148,27 @@ class AttachedPoints:
         with junctions replaced by the chain ``u - j1 - ... - jk - v`` (same total length).
     junctions : list of ndarray
         For each snap set passed, shape (n,), the graph node each point meets (``-1`` if far).
-    node_xy : ndarray, shape (n_nodes + k, 2)
-        Coordinates of every graph node (network nodes, then junctions) in ``g.crs``.
+    base_xy : ndarray, shape (n_nodes, 2)
+        Coordinates of the network's nodes in ``g.crs``.
+    junction_edges : ndarray of LineString, shape (k,)
+        Geometry of the edge each junction lies on.
+    junction_offsets : ndarray, shape (k,)
+        Metres along that edge to the junction.
     """
 
     csr: sp.csr_array
     junctions: list[np.ndarray]
-    node_xy: np.ndarray
+    base_xy: np.ndarray
+    junction_edges: np.ndarray
+    junction_offsets: np.ndarray
+
+    @property
+    def node_xy(self) -> np.ndarray:
+        """Coordinates of every graph node (network nodes, then junctions), shape (n_nodes + k, 2)."""
+        if self.junction_offsets.size == 0:
+            return self.base_xy
+        on_edge = shapely.line_interpolate_point(self.junction_edges, self.junction_offsets)
+        return np.vstack([self.base_xy, shapely.get_coordinates(on_edge)])
 
 
 def attach_points(g: WalkNetwork, *snaps: SnapResult, eps: float = 1e-9) -> AttachedPoints:
@@ -192,7 +206,7 @@ def attach_points(g: WalkNetwork, *snaps: SnapResult, eps: float = 1e-9) -> Atta
     inverse = inverse.ravel()
     node[inner] = g.n_nodes + inverse
     csr = g.csr
-    node_xy = g.node_xy
+    junction_edges, junction_offsets = np.empty(0, dtype=object), np.zeros(0)
     if uniq.shape[0]:
         e = uniq[:, 0].astype(np.int64)  # sorted by edge, then offset
         t = uniq[:, 1]
@@ -205,19 +219,24 @@ def attach_points(g: WalkNetwork, *snaps: SnapResult, eps: float = 1e-9) -> Atta
         b = np.concatenate([j, g.edge_v[e[last]]])
         w = np.concatenate([t - prev_t, g.edge_length[e[last]] - t[last]])
         n_all = g.n_nodes + uniq.shape[0]
-        on_edge = shapely.line_interpolate_point(g.edge_geometry[e], t)
-        node_xy = np.vstack([g.node_xy, shapely.get_coordinates(on_edge)])
-        base = csr.tocoo()
+        junction_edges, junction_offsets = g.edge_geometry[e], t
         # chain entries never coincide with network entries (each touches a junction); only a
         # loop edge with a single junction yields a duplicate pair, resolved by _min_entries.
-        ra, ca, wa = _min_entries(np.r_[a, b], np.r_[b, a], np.r_[w, w])
-        rows = np.concatenate([base.row.astype(np.int64), ra])
-        order = np.argsort(rows, kind="stable")
-        indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n_all))]
-        cols = np.concatenate([base.col.astype(np.int64), ca])[order]
-        csr = sp.csr_array((np.concatenate([base.data, wa])[order], cols, indptr), shape=(n_all, n_all))
+        ra, ca, wa = _min_entries(np.r_[a, b], np.r_[b, a], np.r_[w, w])  # sorted by row
+        # each new entry goes at the end of its row: no sort of the network's entries
+        base_ptr = np.r_[csr.indptr.astype(np.int64), np.full(n_all - g.n_nodes, csr.nnz, dtype=np.int64)]
+        at = base_ptr[ra + 1]
+        indptr = base_ptr + np.r_[0, np.cumsum(np.bincount(ra, minlength=n_all))]
+        cols = np.insert(csr.indices.astype(np.int64), at, ca)
+        csr = sp.csr_array((np.insert(csr.data, at, wa), cols, indptr), shape=(n_all, n_all))
     split = np.cumsum([len(s) for s in snaps])[:-1]
-    return AttachedPoints(csr=csr, junctions=list(np.split(node, split)), node_xy=node_xy)
+    return AttachedPoints(
+        csr=csr,
+        junctions=list(np.split(node, split)),
+        base_xy=g.node_xy,
+        junction_edges=junction_edges,
+        junction_offsets=junction_offsets,
+    )
 
 
 def _min_entries(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, ...]:
