@@ -69,6 +69,9 @@ def warm_up(areas: ServerAreas) -> None:
 
     for name in WARM_MODULES:
         importlib.import_module(name)
+    from siting.routing import warm_kernels
+
+    warm_kernels()  # the compiled routing / snapping code, loaded once for every job
     warm = Store("sqlite://")  # loads the SQLite dialect and driver once, for every job's store
     with warm.engine.connect():
         pass

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 from scipy.spatial import cKDTree
 
 from siting.dijkstra_kernel import points_within
@@ -24,6 +25,7 @@ __all__ = [
     "network_pairs",
     "routing_context",
     "tile_pairs",
+    "warm_kernels",
 ]
 
 #: Candidate positions per tile (the unit of work run in a thread or on a Dask worker).
@@ -370,3 +372,23 @@ def direct_pairs(
     i, j, v = ds[found["i"]], cs[found["j"]], found["v"]
     keep = (v <= demand.leg[i] + candidates.leg[j]) & (v <= cutoff)
     return i[keep].astype(np.int64), j[keep].astype(np.int64), v[keep]
+
+
+def warm_kernels() -> None:
+    """Load (or compile, once per checkout) the compiled routing and snapping kernels on a toy input.
+
+    Call it in a process that forks workers (the API's forkserver) so every child starts with
+    the machine code in memory; no threads are started.
+    """
+    from siting.edge_index import SegmentIndex
+
+    ends = np.array([0, 1], dtype=np.int64)
+    one = np.array([0], dtype=np.int64)
+    points_within(
+        np.array([0, 1, 2], dtype=np.int64), ends[::-1].copy(), np.ones(2), one, np.ones(1),
+        node_ptr=np.array([0, 1, 2], dtype=np.int64), node_edges=np.zeros(2, dtype=np.int64), edge_u=one,
+        edge_v=one + 1, edge_start=one, edge_count=one + 1, to_u=np.zeros(1), to_v=np.ones(1),
+    )  # fmt: skip
+    SegmentIndex.build(np.array([shapely.LineString([(0.0, 0.0), (1.0, 0.0)])])).nearest(
+        np.zeros((1, 2)), 1.0
+    )
