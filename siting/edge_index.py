@@ -117,6 +117,35 @@ def _starts_along(edge: np.ndarray, seg_len: np.ndarray) -> np.ndarray:  # pragm
 
 
 @njit(cache=True, nogil=True)
+def _scan_cell(  # noqa: PLR0917
+    x: float,
+    y: float,
+    segments: np.ndarray,
+    ax: np.ndarray,
+    ay: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    seg_edge: np.ndarray,
+    seg_along: np.ndarray,
+    best_d2: float,
+    best_e: int,
+    best_t: float,
+) -> tuple[float, int, float]:  # pragma: no cover
+    """Keep the nearest of ``segments`` to ``(x, y)`` if nearer than the best so far (ties: lower edge)."""
+    for s in segments:
+        dx, dy = bx[s] - ax[s], by[s] - ay[s]
+        ll = dx * dx + dy * dy
+        t = 0.0 if ll == 0.0 else ((x - ax[s]) * dx + (y - ay[s]) * dy) / ll
+        t = min(max(t, 0.0), 1.0)
+        ex, ey = ax[s] + t * dx - x, ay[s] + t * dy - y
+        d2 = ex * ex + ey * ey
+        e = seg_edge[s]
+        if d2 < best_d2 or (d2 == best_d2 and e < best_e):
+            best_d2, best_e, best_t = d2, e, seg_along[s] + t * np.sqrt(ll)
+    return best_d2, best_e, best_t
+
+
+@njit(cache=True, nogil=True)
 def _nearest(  # noqa: PLR0917
     px: np.ndarray,
     py: np.ndarray,
@@ -157,17 +186,10 @@ def _nearest(  # noqa: PLR0917
                     if ix < 0 or ix >= nx:
                         continue
                     c = iy * nx + ix
-                    for q in range(cell_ptr[c], cell_ptr[c + 1]):
-                        s = cell_segments[q]
-                        dx, dy = bx[s] - ax[s], by[s] - ay[s]
-                        ll = dx * dx + dy * dy
-                        t = 0.0 if ll == 0.0 else ((x - ax[s]) * dx + (y - ay[s]) * dy) / ll
-                        t = min(max(t, 0.0), 1.0)
-                        ex, ey = ax[s] + t * dx - x, ay[s] + t * dy - y
-                        d2 = ex * ex + ey * ey
-                        e = seg_edge[s]
-                        if d2 < best_d2 or (d2 == best_d2 and e < best_e):
-                            best_d2, best_e, best_t = d2, e, seg_along[s] + t * np.sqrt(ll)
+                    best_d2, best_e, best_t = _scan_cell(
+                        x, y, cell_segments[cell_ptr[c] : cell_ptr[c + 1]], ax, ay, bx, by, seg_edge, seg_along,
+                        best_d2, best_e, best_t,
+                    )  # fmt: skip
             reach = r * cell
             if best_d2 <= reach * reach or reach > max_distance:
                 break

@@ -205,12 +205,7 @@ class CapacitatedPMedian(PMedian):
         lo = np.concatenate([np.ones(nb.n), np.full(m + k, -np.inf), site_lo])
         hi = np.concatenate([np.ones(nb.n), np.zeros(m + k), site_hi])
         y_lo, y_hi = self.rules.column_bounds()
-        initial = None
-        if incumbent is not None:  # the heuristic's plan as the MIP's first incumbent
-            selected, assigned = incumbent
-            initial = np.zeros(m + k)
-            initial[selected] = 1.0
-            initial[m + np.flatnonzero(assigned[r] == j)] = 1.0
+        initial = None if incumbent is None else _as_columns(incumbent, m, r, j)
         left = None if not np.isfinite(deadline) else max(deadline - time.perf_counter(), 0.1)
         sol = solve_mip(
             np.concatenate([np.zeros(m), nb.vals[ent]]), a, lo, hi,
@@ -311,3 +306,14 @@ class CapacitatedPMedian(PMedian):
                 (np.bincount(assignment[served], self.weights[served], minlength=nb.m)[selected]
                  / np.maximum(self.capacity[selected], 1e-12)).max()) if selected.size else 0.0},
         )  # fmt: skip
+
+
+def _as_columns(
+    incumbent: tuple[NDArray[np.int64], NDArray[np.int64]], m: int, r: NDArray[np.int64], j: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Write a (selected sites, assignment) plan as MIP columns ``[y (m), x (one per pair (r, j))]``."""
+    selected, assigned = incumbent
+    x = np.zeros(m + r.shape[0])
+    x[selected] = 1.0
+    x[m + np.flatnonzero(assigned[r] == j)] = 1.0
+    return x

@@ -53,7 +53,9 @@ def test_input_errors():
 @pytest.mark.parametrize("name", ["pmedcap02", "pmedcap04"])
 def test_orlib_pmedcap(name):
     inst = read_pmedcap(DATA / f"{name}.txt")
-    model = CapacitatedPMedian.from_cost_matrix(inst.cost, demand=inst.demand, capacity=inst.capacity, p=inst.p)
+    model = CapacitatedPMedian.from_cost_matrix(
+        inst.cost, demand=inst.demand, capacity=inst.capacity, p=inst.p
+    )
     res = model.solve(time_limit=60)
     assert res.objective == inst.optimum
     assert res.status == "optimal"
@@ -62,3 +64,17 @@ def test_orlib_pmedcap(name):
     heur = model.solve(method="heuristic")
     assert heur.bound <= inst.optimum <= heur.objective
     assert (heur.load <= inst.capacity + 1e-9).all()
+
+
+@pytest.mark.parametrize(("name", "proof"), [("pmedcap02", "interchange"), ("pmedcap04", "highs-mip")])
+def test_exact_proves_with_the_lagrangian_bound_when_it_meets_the_heuristic(name, proof):
+    # pmedcap02: the heuristic's plan already meets the uncapacitated Lagrangian bound (740),
+    # so no MIP runs; pmedcap04: it does not (653 against 637) and the MIP, started from it, proves 651
+    inst = read_pmedcap(DATA / f"{name}.txt")
+    res = CapacitatedPMedian.from_cost_matrix(
+        inst.cost, demand=inst.demand, capacity=inst.capacity, p=inst.p
+    ).solve(method="exact")
+    assert res.solver.startswith(proof)
+    assert res.method == "exact"
+    assert res.status == "optimal"
+    assert res.objective == res.bound == inst.optimum
