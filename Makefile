@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - run the benchmarks against spopt / networkx (installs the bench extras)"
 	@echo "make data   - rebuild gis_data/*.gpkg from gis_data/raw (seeded, deterministic)"
 
+# dev = the core + the api, dask and notebooks extras + the test and lint tools
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -29,17 +30,20 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
+# ruff (imports inside functions flagged: PLC0415) and the import-linter contracts of docs/architecture.md
 lint: $(STAMP)
 	$(BIN)/ruff check siting api tests benchmarks
-	$(BIN)/ruff format --check siting api
+	$(BIN)/ruff format --check siting api tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy siting api
 
+# both cores (pytest-xdist); slow tests (> 10 s, marked) run too
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 	@# the planner notebooks, each on a fresh kernel (outputs stay stripped in git: tests/notebooks)
-	$(BIN)/pytest --nbmake --nbmake-timeout=300 -p no:randomly notebooks
+	$(BIN)/pytest -n auto --nbmake --nbmake-timeout=300 -p no:randomly notebooks
 
 test: lint typecheck pytest
 

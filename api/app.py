@@ -8,19 +8,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from api.errors import install_handlers
-from api.jobs import JobManager
-from api.logs import configure_logging, log
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.processes import Context, Limits
-from api.routes import execute, jobs, maps, ogc
-from api.security import RateLimiter
-from api.settings import Settings
-from api.studyareas import ServerAreas
-from api.worker import WorkerConfig
 from siting import __version__
-from siting.store import Store
+
+from .errors import install_handlers
+from .jobs import JobManager
+from .logs import configure_logging, log
+from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .processes import Context, Limits
+from .routes import execute, jobs, maps, ogc
+from .security import RateLimiter
+from .settings import Settings
+from .store import Store
+from .studyareas import ServerAreas
+from .worker import WorkerConfig
 
 __all__ = ["create_app"]
 
@@ -114,7 +116,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (ogc, execute, jobs, maps):
         app.include_router(module.router)
     if settings.reports_dir:
-        from fastapi.staticfiles import StaticFiles
-
         app.mount("/reports", StaticFiles(directory=settings.reports_dir, html=True), name="reports")
     return app

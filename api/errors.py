@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.logs import REQUEST_ID
 from siting.errors import InfeasibleError, InputError, Problem, SitingError, SolverError
+
+from .logs import REQUEST_ID
 
 __all__ = [
     "OGC",

@@ -10,9 +10,9 @@ import signal
 import sys
 from multiprocessing.process import BaseProcess
 
-from api.logs import REQUEST_ID, log
-from api.worker import PRELOAD_ENV, WorkerConfig, run_job
-from siting.store import JobStatus, Store, interrupted_error
+from .logs import REQUEST_ID, log
+from .store import JobStatus, Store, interrupted_error
+from .worker import PRELOAD_ENV, WorkerConfig, run_job
 
 __all__ = ["JobManager"]
 
@@ -80,7 +80,7 @@ class JobManager:
                 "main_path": os.path.normpath(main) if main else None,
             }
         )
-        self._ctx.set_forkserver_preload(["api.preload"])
+        self._ctx.set_forkserver_preload([f"{__package__}.preload"])
         self._warm = asyncio.create_task(asyncio.to_thread(self._warm_up))
 
     def _warm_up(self) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ApiError
-from api.logs import REQUEST_ID, log
+from .errors import ApiError
+from .logs import REQUEST_ID, log
 
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
 

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
 
-__all__ = ["openapi_30"]
+__all__ = ["deref", "openapi_30"]
+
+
+def deref(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline every ``#/$defs/...`` reference of a pydantic JSON Schema (no ``$defs`` left)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = walk(copy.deepcopy(defs[ref.split("/")[-1]]))
+                rest = {k: walk(v) for k, v in node.items() if k != "$ref"}
+                return {**target, **rest}
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out = walk(schema)
+    assert isinstance(out, dict)
+    return out
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:

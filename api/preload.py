@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from api.worker import preload_from_env
+from .worker import preload_from_env
 
 preload_from_env()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.crs import to_output_crs
+from siting.geo.crs import to_output_crs
 
 __all__ = ["clean", "feature_collection", "table"]
 

@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import ApiError
-from siting.store import ApiKey
+from .errors import ApiError
+from .store import ApiKey
 
 __all__ = ["RateLimiter", "require_key"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +12,16 @@ import geopandas as gpd
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.errors import ApiError, invalid_input
-from api.present import feature_collection
-from siting.crs import from_output_crs
 from siting.errors import Problem, SitingError, StudyAreaError
-from siting.runner import resolve_study_area
-from siting.study_area import LAYER_NAMES, StudyArea
+from siting.geo.crs import from_output_crs
+from siting.geo.study_area import LAYER_NAMES, StudyArea
+from siting.network.graph import WalkNetwork
+from siting.scenarios import cache
+from siting.scenarios.runner import resolve_study_area
+
+from .errors import ApiError, invalid_input
+from .openapi import deref
+from .present import feature_collection
 
 __all__ = [
     "AreaChoice",
@@ -84,8 +87,6 @@ class InlineStudyArea(BaseModel):
 
 def study_area_schema(ids: Iterable[str]) -> dict[str, Any]:
     """JSON Schema of the ``study_area`` input: a server-held id or an inline study area."""
-    from api.processes.inputs import deref
-
     return {
         "oneOf": [
             {"type": "string", "enum": list(ids), "description": "A study area held by the server."},
@@ -94,25 +95,14 @@ def study_area_schema(ids: Iterable[str]) -> dict[str, Any]:
     }
 
 
-_lock = threading.Lock()
-
-
 def cached_area(path: Path) -> StudyArea:
-    """Load a study area once per process (shares :func:`siting.runner.run_scenario`'s cache)."""
-    from siting import runner
-
-    with _lock:
-        return runner._area(str(path.resolve()))  # the runner's own cache: one copy per process
+    """Return the study area at ``path``, loaded once per process while its files are unchanged."""
+    return cache.study_area(path)
 
 
-def cached_network(area: StudyArea) -> Any:
+def cached_network(area: StudyArea) -> WalkNetwork | None:
     """Return the street network of a study area, loaded once per process (None when it has none)."""
-    from siting import runner
-
-    if area.network_path is None:
-        return None
-    with _lock:
-        return runner._network(str(area.network_path))
+    return None if area.network_path is None else cache.street_network(area.network_path)
 
 
 @dataclass

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from api.errors import ApiError, error_document, from_siting_error
-from api.logs import REQUEST_ID, configure_logging
-from api.processes import PROCESSES, Context, Limits
-from api.studyareas import ServerAreas
 from siting.errors import SitingError
-from siting.store import Store
+from siting.network.routing import warm_kernels
+
+from .errors import ApiError, error_document, from_siting_error
+from .logs import REQUEST_ID, configure_logging
+from .processes import PROCESSES, Context, Limits
+from .store import Store
+from .studyareas import ServerAreas, cached_network
 
 __all__ = ["PRELOAD_ENV", "WorkerConfig", "preload", "run_job"]
 
@@ -26,18 +30,18 @@ _AREAS: dict[tuple[str, ...], ServerAreas] = {}
 #: Modules the processes import lazily; the forkserver imports them once.
 WARM_MODULES = (
     "scipy.spatial",
-    "siting.accessibility",
-    "siting.service_areas",
-    "siting.run_red_stations",
-    "siting.run_charging",
-    "siting.charging",
-    "siting.growth",
-    "siting.phasing",
-    "siting.models.mclp",
-    "siting.models.lscp",
-    "siting.models.pmedian",
-    "siting.models.pcenter",
-    "siting.models.capacitated_mclp",
+    "siting.network.matrices",
+    "siting.network.service_areas",
+    "siting.scenarios.red_stations",
+    "siting.scenarios.charging",
+    "siting.planning.charging",
+    "siting.demand.growth",
+    "siting.models.coverage.phased",
+    "siting.models.coverage.mclp",
+    "siting.models.coverage.lscp",
+    "siting.models.median.pmedian",
+    "siting.models.median.pcenter",
+    "siting.models.coverage.capacitated",
 )
 
 
@@ -47,8 +51,6 @@ class Cancelled(Exception):  # noqa: N818 (a signal, not an error)
 
 def preload(areas: tuple[str, ...], networks: bool) -> ServerAreas:
     """Load server-held areas (and their networks) once; forked workers inherit them."""
-    from api.studyareas import cached_network
-
     if areas not in _AREAS:
         loaded = ServerAreas(areas)
         loaded.load()
@@ -65,12 +67,8 @@ def warm_up(areas: ServerAreas) -> None:
     Runs in the forkserver, so every job process starts warm. Nothing here starts a solver
     (HiGHS threads must not exist before a fork).
     """
-    import importlib
-
     for name in WARM_MODULES:
         importlib.import_module(name)
-    from siting.routing import warm_kernels
-
     warm_kernels()  # the compiled routing / snapping code, loaded once for every job
     warm = Store("sqlite://")  # loads the SQLite dialect and driver once, for every job's store
     with warm.engine.connect():
@@ -99,9 +97,7 @@ def preload_from_env() -> None:
     main_path = spec.get("main_path")
     if main_path:
         # Jobs need nothing from the server's main script: naming it as this process's main stops
-        # multiprocessing from re-running it in every job process (the job target is api.worker.run_job).
-        import sys
-
+        # multiprocessing from re-running it in every job process (the job target is siting_api.worker.run_job).
         sys.modules["__main__"].__file__ = main_path
     areas = preload(tuple(spec.get("areas", ())), bool(spec.get("networks", False)))
     try:

@@ -22,8 +22,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-
-from siting.store import Store
+from siting_api.store import Store
 
 CLIENTS = 50
 REQUESTS = 150  # per load scenario

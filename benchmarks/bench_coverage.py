@@ -46,9 +46,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pulp
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
+from spopt.locate import LSCP, LSCPB, MCLP
 
+from benchmarks.spopt_sf import load_sf
 from siting import models
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "benchmarks"
@@ -153,7 +156,6 @@ def random_instance(name: str) -> Instance:
 
 def sf_instance(kind: str) -> Instance:
     """spopt's SF data as an :class:`Instance` (every pair kept: network distance, R = 5,000 m)."""
-    from siting.models.spopt_sf import load_sf
 
     sf = load_sf(DATA / "spopt_sf")
     n, m = sf.cost.shape
@@ -280,8 +282,6 @@ def spopt_worker(kind: str, name: str, limit: float, wall: float) -> None:
     """Build and solve one instance with spopt + CBC; print JSON lines (beats, then one result)."""
     cap = int(SPOPT_MEM_GB * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    import pulp
-    from spopt.locate import LSCP, LSCPB, MCLP
 
     t_setup = time.perf_counter()
     inst = _instance(kind, name)

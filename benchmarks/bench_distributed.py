@@ -7,7 +7,7 @@ same matrix is computed in this process (``network.cost_matrix``) and on a Local
 against 1 worker, stored pairs, peak resident memory of each worker (``ru_maxrss``) and of this
 process, and per-task figures used for the estimate in ``docs/scaling.md``.
 
-A sweep row (scenario radius x p) runs through ``siting.sweep`` when it is available.
+A sweep row (scenario radius x p) runs through ``siting.scenarios.sweep`` when it is available.
 
 Run: ``.venv/bin/python -m benchmarks distributed``.
 """
@@ -15,16 +15,19 @@ Run: ``.venv/bin/python -m benchmarks distributed``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.bench_network import grid_network, sample_points
 from siting import network
-from siting.distributed import connect, peak_memory_mib, worker_peak_memory_mib
-from siting.geo_points import project_point_layers
-from siting.routing import routing_context, tile_pairs
-from siting.snapping import snap_points
+from siting.geo.points import project_point_layers
+from siting.network.routing import routing_context, tile_pairs
+from siting.network.snapping import snap_points
+from siting.scenarios.distributed import connect, peak_memory_mib, worker_peak_memory_mib
+from siting.scenarios.schema import load_scenario
+from siting.scenarios.sweep import parse_grid, run_sweep
 
 N_DEMAND, N_CANDIDATES, CUTOFF = 100_000, 10_000, 1_000.0
 
@@ -154,10 +157,6 @@ SWEEP_GRID = ("radius=300,500,1000", "p=20:80:20")
 
 def _sweep_rows() -> list[dict[str, Any]]:
     """The same Jiangbei sweep in this process and on LocalClusters of 1 and 2 workers."""
-    from pathlib import Path
-
-    from siting.scenario import load_scenario
-    from siting.sweep import parse_grid, run_sweep
 
     sc, base = load_scenario(Path(__file__).resolve().parents[1] / SWEEP_SCENARIO)
     grid = parse_grid(list(SWEEP_GRID))

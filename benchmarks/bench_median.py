@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pulp
+from spopt.locate import PMedian as SpoptPMedian
 
-from siting.models.capacitated_pmedian import CapacitatedPMedian
-from siting.models.orlib import read_optima, read_pmed, read_pmedcap
-from siting.models.pcenter import PCenter
-from siting.models.pmedian import PMedian
+from benchmarks.orlib import read_optima, read_pmed, read_pmedcap
+from benchmarks.spopt_sf import load_sf
+from siting.models.median.capacitated import CapacitatedPMedian
+from siting.models.median.pcenter import PCenter
+from siting.models.median.pmedian import PMedian
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "benchmarks"
 SF_MEAN = 2982.1268579890657
@@ -35,7 +38,6 @@ def _instance(kind: str, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     if kind == "cap":
         cap = read_pmedcap(DATA / "orlib" / "pmedcap" / f"{name}.txt")
         return cap.cost, {"p": cap.p, "demand": cap.demand, "capacity": cap.capacity}
-    from siting.models.spopt_sf import load_sf
 
     sf = load_sf(DATA / "spopt_sf")
     return sf.cost, {"p": 4, "weights": sf.population}
@@ -43,8 +45,6 @@ def _instance(kind: str, name: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 def spopt_worker(kind: str, name: str, limit: float) -> None:
     """Solve one instance with spopt + CBC and print ``{"objective", "seconds"}`` as JSON."""
-    import pulp
-    from spopt.locate import PMedian as SpoptPMedian
 
     cost, opts = _instance(kind, name)
     start = time.perf_counter()

@@ -26,13 +26,16 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyproj
+import scipy.sparse as sp
 import shapely
+from scipy.sparse.csgraph import dijkstra
 
 from siting import network
-from siting.routing import direct_pairs, network_pairs
-from siting.snapping import attach_points, snap_points
-from siting.walk_graph import WalkNetwork, build_walk_network
+from siting.network.graph import WalkNetwork, build_walk_network
+from siting.network.routing import direct_pairs, network_pairs
+from siting.network.snapping import attach_points, snap_points
 
 ROOT = Path(__file__).resolve().parents[1]
 OSM = ROOT / "gis_data" / "raw" / "osm_central_nanjing_2018.osm"
@@ -142,11 +145,9 @@ def run_networkx(prep: Prepared, budget_s: float, seed: int = 0) -> dict[str, An
 def run_pandana(prep: Prepared) -> dict[str, Any]:
     """``pandana.Network.nodes_in_range`` from every candidate position (timed after the CH build)."""
     try:
-        import pandana
+        import pandana  # noqa: PLC0415 - optional peer: it does not install everywhere
     except ImportError as exc:
         return {"error": f"pandana not importable ({exc})"}
-    import pandas as pd
-
     coo = sp_upper(prep.att.csr)
     t0 = time.perf_counter()
     net = pandana.Network(
@@ -177,15 +178,11 @@ def run_pandana(prep: Prepared) -> dict[str, Any]:
 
 def sp_upper(csr: Any) -> Any:
     """Upper-triangle entries of a symmetric CSR graph as COO (each undirected edge once)."""
-    import scipy.sparse as sp
-
     return sp.triu(csr, k=1, format="coo")
 
 
 def exact_distance(prep: Prepared, pairs: set[tuple[int, int]]) -> np.ndarray:
     """siting's own distance for some pairs (no cutoff), to explain disagreements."""
-    from scipy.sparse.csgraph import dijkstra
-
     if not pairs:
         return np.zeros(0)
     arr = np.array(sorted(pairs))

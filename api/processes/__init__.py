@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.processes.base import Context, Limits, Process, Reporter
-from api.processes.coverage import COVERAGE_CURVE, EVALUATE_COVERAGE
-from api.processes.siting_runs import CHARGING_PILES, RED_STATIONS
+from .base import Context, Limits, Process, Reporter
+from .coverage import COVERAGE_CURVE, EVALUATE_COVERAGE
+from .siting_runs import CHARGING_PILES, RED_STATIONS
 
 __all__ = ["PROCESSES", "Context", "Limits", "Process", "Reporter"]
 

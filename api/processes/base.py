@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from api.errors import ApiError
-from api.studyareas import ServerAreas
+from ..errors import ApiError
+from ..studyareas import ServerAreas
 
 __all__ = ["Context", "Limits", "OutputSpec", "Process", "Reporter", "build", "check_pairs", "check_time"]
 

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import ApiError, invalid_input
-from api.processes.base import Context, OutputSpec, Reporter
-from api.processes.inputs import InputSpec, ScenarioInputs
-from api.studyareas import AreaChoice, choose_area, study_area_schema
 from siting.errors import Problem
-from siting.scenario import Scenario
+from siting.scenarios.schema import Scenario
+
+from ..errors import ApiError, invalid_input
+from ..studyareas import AreaChoice, choose_area, study_area_schema
+from .base import Context, OutputSpec, Reporter
+from .inputs import InputSpec, ScenarioInputs
 
 __all__ = [
     "FC_SCHEMA",

@@ -11,9 +11,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from api.present import feature_collection, table
-from api.processes.base import Context, OutputSpec, Process, Reporter, build, check_pairs, check_time
-from api.processes.common import (
+from siting.geo.study_area import StudyArea
+from siting.models.base import SolveResult, frozen_array
+from siting.network.service_areas import service_areas
+from siting.planning.red_stations import (
+    RedStationProblem,
+    coverage_curve,
+    plan_from_result,
+    prepare_red_stations,
+)
+from siting.scenarios.schema import Scenario
+
+from ..present import feature_collection, table
+from ..studyareas import cached_network, frames_from_geojson
+from .base import Context, OutputSpec, Process, Reporter, build, check_pairs, check_time
+from .common import (
     FC_SCHEMA,
     SUMMARY,
     TABLE_SCHEMA,
@@ -23,12 +35,7 @@ from api.processes.common import (
     describe_inputs,
     prepare,
 )
-from api.processes.inputs import InputSpec, ScenarioInputs
-from api.studyareas import cached_network, frames_from_geojson
-from siting.models.base import SolveResult, frozen_array
-from siting.red_stations import RedStationProblem, coverage_curve, plan_from_result, prepare_red_stations
-from siting.scenario import Scenario
-from siting.study_area import StudyArea
+from .inputs import InputSpec, ScenarioInputs
 
 __all__ = ["COVERAGE_CURVE", "EVALUATE_COVERAGE"]
 
@@ -214,7 +221,6 @@ def _grids(area: StudyArea, grid_rows: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def _service_areas(network: Any, sites: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoDataFrame:
-    from siting.service_areas import service_areas
 
     if not scenario.outputs.service_areas or sites.empty:
         return gpd.GeoDataFrame({"site_id": []}, geometry=[], crs=sites.crs)

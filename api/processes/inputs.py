@@ -1,7 +1,7 @@
 """Process inputs taken from the scenario schema: JSON Schemas, scenario building and error paths.
 
 Every process input that sets a scenario key is described by that key's JSON Schema, taken from
-:class:`siting.scenario.Scenario`, and validated by :func:`siting.scenario.parse_scenario`: files
+:class:`siting.scenarios.schema.Scenario`, and validated by :func:`siting.scenarios.schema.parse_scenario`: files
 and requests share one schema and one validator.
 """
 
@@ -13,32 +13,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from api.errors import ApiError, invalid_input
 from siting.errors import Problem, ScenarioError
-from siting.scenario import Scenario, parse_scenario
+from siting.scenarios.schema import Scenario, parse_scenario
+
+from ..errors import ApiError, invalid_input
+from ..openapi import deref
 
 __all__ = ["InputSpec", "ScenarioInputs", "deref", "scenario_schema"]
-
-
-def deref(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inline every ``#/$defs/...`` reference of a pydantic JSON Schema (no ``$defs`` left)."""
-    defs = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = walk(copy.deepcopy(defs[ref.split("/")[-1]]))
-                rest = {k: walk(v) for k, v in node.items() if k != "$ref"}
-                return {**target, **rest}
-            return {k: walk(v) for k, v in node.items() if k != "$defs"}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    out = walk(schema)
-    assert isinstance(out, dict)
-    return out
 
 
 @cache
@@ -109,7 +90,7 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class ScenarioInputs:
-    """How a process turns its inputs into a validated :class:`~siting.scenario.Scenario`.
+    """How a process turns its inputs into a validated :class:`~siting.scenarios.schema.Scenario`.
 
     Attributes
     ----------

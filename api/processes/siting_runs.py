@@ -7,9 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from api.present import feature_collection, table
-from api.processes.base import Context, OutputSpec, Process, Reporter, build, check_pairs, check_time
-from api.processes.common import (
+from siting.geo.study_area import StudyArea
+from siting.scenarios.runner import RunResult, run_scenario
+
+from ..present import feature_collection, table
+from ..studyareas import write_inline
+from .base import Context, OutputSpec, Process, Reporter, build, check_pairs, check_time
+from .common import (
     FC_SCHEMA,
     SUMMARY,
     TABLE_SCHEMA,
@@ -20,10 +24,7 @@ from api.processes.common import (
     prepare,
     public_summary,
 )
-from api.processes.inputs import InputSpec, ScenarioInputs
-from api.studyareas import write_inline
-from siting.runner import RunResult, run_scenario
-from siting.study_area import StudyArea
+from .inputs import InputSpec, ScenarioInputs
 
 __all__ = ["CHARGING_PILES", "RED_STATIONS", "present_run"]
 

@@ -12,13 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from api.errors import ApiError
-from api.models import ExecuteRequest, ProblemDoc, StatusInfo
-from api.processes import Process
-from api.routes.jobs import AUTH, failure, status_info
-from api.routes.ogc import base_url, get_process
-from api.security import KeyDep
-from siting.store import IdempotencyConflictError, Job, JobStatus, Store
+from ..errors import ApiError
+from ..models import ExecuteRequest, ProblemDoc, StatusInfo
+from ..processes import Process
+from ..security import KeyDep
+from ..store import IdempotencyConflictError, Job, JobStatus, Store
+from .jobs import AUTH, failure, status_info
+from .ogc import base_url, get_process
 
 __all__ = ["router"]
 

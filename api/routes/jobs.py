@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.errors import ApiError, type_uri
-from api.logs import REQUEST_ID
-from api.models import JobList, ProblemDoc, StatusInfo
-from api.routes.ogc import REL, base_url
-from api.security import KeyDep
-from siting.store import Job, JobStatus, Store
+from ..errors import ApiError, type_uri
+from ..logs import REQUEST_ID
+from ..models import JobList, ProblemDoc, StatusInfo
+from ..security import KeyDep
+from ..store import Job, JobStatus, Store
+from .ogc import REL, base_url
 
 __all__ = ["failure", "router", "status_info"]
 

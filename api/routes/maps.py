@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.errors import ApiError
-from api.models import ProblemDoc
-from api.routes.ogc import base_url
-from api.studyareas import ServerAreas
+from ..errors import ApiError
+from ..models import ProblemDoc
+from ..studyareas import ServerAreas
+from .ogc import base_url
 
-__all__ = ["LEAFLET_DIRS", "STATIC", "router"]
+__all__ = ["LEAFLET_DIR", "STATIC", "router"]
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
-#: Leaflet 1.9.4 comes from the report assets; api/static/leaflet is the fallback.
-LEAFLET_DIRS = (
-    Path(__file__).resolve().parents[2] / "siting" / "report_assets" / "leaflet",
-    STATIC / "leaflet",
-)
+#: Leaflet 1.9.4, bundled with the report assets of the core (package data of siting.reports).
+LEAFLET_DIR = Path(str(files("siting.reports") / "assets" / "leaflet"))
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".html": "text/html"}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ProblemDoc, "description": "Not found."}}
 CrsQuery = Annotated[Literal["wgs84", "cgcs2000", "gcj02"], Query(description="Output CRS.")]
@@ -48,10 +47,9 @@ def _asset(folder: Path, name: str) -> FileResponse:
 @router.get("/static/leaflet/{name:path}", summary="Leaflet assets", include_in_schema=False)
 async def leaflet_asset(name: str) -> FileResponse:
     """Serve Leaflet's own files (local copy)."""
-    for folder in LEAFLET_DIRS:
-        if (folder / "leaflet.js").is_file():
-            return _asset(folder, name)
-    raise ApiError(404, "not-found", "Leaflet is not installed (siting/report_assets/leaflet)")
+    if (LEAFLET_DIR / "leaflet.js").is_file():
+        return _asset(LEAFLET_DIR, name)
+    raise ApiError(404, "not-found", "Leaflet is not installed (siting/reports/assets/leaflet)")
 
 
 @router.get("/static/{name}", summary="Map page assets", include_in_schema=False)
@@ -83,8 +81,6 @@ async def study_areas(request: Request) -> dict[str, Any]:
 @router.get("/studyareas/{area_id}", summary="A study area", responses=NOT_FOUND)
 async def study_area(area_id: str, request: Request) -> dict[str, Any]:
     """Return the summary of a server-held study area and links to its layers."""
-    from fastapi.concurrency import run_in_threadpool
-
     area = _areas(request).get(area_id)
     base = base_url(request)
     summary = await run_in_threadpool(_areas(request).summary, area_id)
@@ -108,7 +104,5 @@ async def study_area(area_id: str, request: Request) -> dict[str, Any]:
 )
 async def layer(area_id: str, layer: str, request: Request, crs: CrsQuery = "wgs84") -> Response:
     """Return one layer of a server-held study area (RFC 7946 lon/lat in ``crs``)."""
-    from fastapi.concurrency import run_in_threadpool
-
     body = await run_in_threadpool(_areas(request).layer_json, area_id, layer, crs)
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "max-age=3600"})

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.errors import ApiError
-from api.models import ConfClasses, LandingPage, ProblemDoc, ProcessDescription, ProcessList
-from api.openapi import openapi_30
-from api.processes import PROCESSES, Context, Process
+from ..errors import ApiError
+from ..models import ConfClasses, LandingPage, ProblemDoc, ProcessDescription, ProcessList
+from ..openapi import openapi_30
+from ..processes import PROCESSES, Context, Process
 
 __all__ = ["CONFORMANCE", "router"]
 

@@ -1,11 +1,14 @@
 """Embedded demo study areas: Jiangbei New Area (real OSM land + modelled layers) and central Nanjing.
 
 Both are built deterministically from the raw files in ``gis_data/raw/`` (see ``gis_data/README.md``
-for provenance and the method of every modelled layer) and committed as GeoPackages in ``gis_data/``.
+for provenance and the method of every modelled layer) and committed as GeoPackages in ``gis_data/``,
+which installs as the package ``siting.demo.data``: ``demo_path`` finds them in a checkout and in a
+wheel alike.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import geopandas as gpd
 from siting.demo.central import build_central
 from siting.demo.common import SOURCES, canonical_digest, read_layers
 from siting.demo.jiangbei import build_jiangbei
-from siting.io import read_metadata
+from siting.geo.io import read_metadata
 
 __all__ = [
     "DEMOS",
@@ -26,8 +29,8 @@ __all__ = [
     "summarise",
 ]
 
-#: The repository's ``gis_data`` folder (the demos are committed there).
-GIS_DATA = Path(__file__).resolve().parents[2] / "gis_data"
+#: Folder of the demo data: ``gis_data/`` in a checkout, ``siting/demo/data/`` when installed.
+GIS_DATA = Path(str(files("siting.demo.data"))).resolve()
 #: Demo names and their titles.
 DEMOS: dict[str, str] = {
     "jiangbei": "Jiangbei New Area, Nanjing (7 streets): OSM land, modelled population, grids and sites",
@@ -46,7 +49,7 @@ def demo_path(name: str) -> Path:
     Returns
     -------
     Path
-        ``gis_data/<name>.gpkg`` in the repository.
+        ``<name>.gpkg`` in :data:`GIS_DATA`.
 
     Raises
     ------

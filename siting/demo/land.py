@@ -10,7 +10,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from siting.demand import lattice_pieces
+from siting.demand.sources import lattice_pieces
 from siting.demo.common import CRS
 from siting.demo.streets import street_cells
 

@@ -13,14 +13,14 @@ Usage::
 
 from __future__ import annotations
 
-from siting.models.backup import BackupCoverage
 from siting.models.base import Group, Method, SiteRules, SolveResult, Status
-from siting.models.capacitated_mclp import CapacitatedMCLP
-from siting.models.capacitated_pmedian import CapacitatedPMedian
-from siting.models.lscp import LSCP
-from siting.models.mclp import MCLP
-from siting.models.pcenter import PCenter
-from siting.models.pmedian import PMedian
+from siting.models.coverage.backup import BackupCoverage
+from siting.models.coverage.capacitated import CapacitatedMCLP
+from siting.models.coverage.lscp import LSCP
+from siting.models.coverage.mclp import MCLP
+from siting.models.median.capacitated import CapacitatedPMedian
+from siting.models.median.pcenter import PCenter
+from siting.models.median.pmedian import PMedian
 
 __all__ = [
     "LSCP",

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.settings import Settings
-from siting.store import Store, metadata
+from siting_api.app import create_app
+from siting_api.settings import Settings
+from siting_api.store import Store, metadata
 
 POSTGRES_HINT = (
     "PostgreSQL is not available: install and start it (Debian: apt-get install -y postgresql && "

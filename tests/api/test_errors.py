@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from siting_api import worker
+from siting_api.app import create_app
+from siting_api.processes import PROCESSES, Limits
+from siting_api.routes import ogc
+from siting_api.store import Store
 
-from api.app import create_app
-from siting.store import Store
 from tests.api.conftest import QUICK, auth, make_settings
 
 EXEC = "/processes/evaluate-coverage/execution"
@@ -190,7 +194,6 @@ def test_infeasible_is_409_with_the_reason(client: TestClient, key: str) -> None
 def test_unexpected_errors_are_500_with_request_id_and_logged(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from api.routes import ogc
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("secret internals")
@@ -207,10 +210,6 @@ def test_unexpected_errors_are_500_with_request_id_and_logged(
 
 
 def test_worker_failures_are_stored_as_500(store: Store, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
-
-    from api import worker
-    from api.processes import PROCESSES, Limits
 
     def crash(*_a: object) -> dict:
         raise ZeroDivisionError("boom")

@@ -7,9 +7,9 @@ import signal
 import time
 
 from fastapi.testclient import TestClient
+from siting_api.app import create_app
+from siting_api.store import Store
 
-from api.app import create_app
-from siting.store import Store
 from tests.api.conftest import QUICK, SLOW, SLOW_EXEC, auth, make_settings, wait_done
 
 ASYNC = {"Prefer": "respond-async"}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from siting_api.app import create_app
+from siting_api.routes.maps import STATIC
 
-from api.routes.maps import STATIC
+from tests.api.conftest import make_settings
 
 
 def test_map_page_uses_local_assets_only(client: TestClient) -> None:
@@ -44,9 +46,6 @@ def test_study_area_layers_for_the_map(client: TestClient) -> None:
 
 
 def test_reports_folder_is_served_when_configured(db_url, store, tmp_path) -> None:
-    from api.app import create_app
-
-    from .conftest import make_settings
 
     run = tmp_path / "runs" / "red-stations-500m"
     run.mkdir(parents=True)

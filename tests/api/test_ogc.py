@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from siting_api.processes.inputs import scenario_schema
 
-from api.processes.inputs import scenario_schema
-from siting.scenario import ModelSettings
+from siting.scenarios.schema import ModelSettings
 
 
 def test_landing_page_json_links(client: TestClient) -> None:

@@ -12,9 +12,9 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
+from siting_api.app import create_app
+from siting_api.store import Store
 
-from api.app import create_app
-from siting.store import Store
 from tests.api.conftest import QUICK, auth, make_settings, wait_done
 
 CHECKS = [

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import sqlalchemy as sa
-
-from siting.store import (
+from fastapi.testclient import TestClient
+from siting_api.app import create_app
+from siting_api.store import (
     IdempotencyConflictError,
     JobStatus,
     Store,
@@ -16,6 +17,8 @@ from siting.store import (
     meta_table,
     normalise_url,
 )
+
+from tests.api.conftest import QUICK, auth, make_settings, postgres_url, wait_done
 
 
 @pytest.fixture
@@ -140,10 +143,6 @@ def test_urls_are_normalised_and_bad_ones_refused() -> None:
 
 @pytest.mark.postgres
 def test_the_api_runs_jobs_on_postgres() -> None:
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from tests.api.conftest import QUICK, auth, make_settings, postgres_url, wait_done
 
     url = postgres_url()
     st = Store(url)

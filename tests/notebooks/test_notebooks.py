@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from testdata import ROOT
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 FIX = "run `.venv/bin/nbstripout notebooks/*.ipynb` before committing"
 

@@ -1,0 +1,1 @@
+"""The ``siting`` command line (typer + rich): parse, call, present."""

@@ -1,0 +1,1 @@
+"""Demand: points from polygons, buildings, rasters or tables; growth projections; residents' reports."""
