@@ -53,6 +53,7 @@ from spopt.locate import LSCP, LSCPB, MCLP
 
 from benchmarks.spopt_sf import load_sf
 from siting import models
+from siting.models import SolveOptions
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "benchmarks"
 SPOPT_LIMIT = float(os.environ.get("SPOPT_LIMIT", "60"))
@@ -408,11 +409,13 @@ def _ours(kind: str, inst: Instance, time_limit: float) -> tuple[Any, float]:
     start = time.perf_counter()
     cov = inst.coverage()
     if kind == "mclp":
-        res = models.MCLP.from_coverage(cov, weights=inst.weights, p=inst.p).solve(time_limit=time_limit)
+        res = models.MCLP.from_coverage(cov, weights=inst.weights, p=inst.p).solve(
+            SolveOptions(time_limit=time_limit)
+        )
     elif kind == "lscp":
-        res = models.LSCP.from_coverage(cov).solve(time_limit=time_limit)
+        res = models.LSCP.from_coverage(cov).solve(SolveOptions(time_limit=time_limit))
     else:
-        res = models.BackupCoverage.from_coverage(cov).solve(time_limit=time_limit)
+        res = models.BackupCoverage.from_coverage(cov).solve(SolveOptions(time_limit=time_limit))
     return res, time.perf_counter() - start
 
 

@@ -22,6 +22,7 @@ from spopt.locate import PMedian as SpoptPMedian
 
 from benchmarks.orlib import read_optima, read_pmed, read_pmedcap
 from benchmarks.spopt_sf import load_sf
+from siting.models import SolveOptions
 from siting.models.median.capacitated import CapacitatedPMedian
 from siting.models.median.pcenter import PCenter
 from siting.models.median.pmedian import PMedian
@@ -90,11 +91,13 @@ def _ours(kind: str, name: str) -> tuple[Any, float]:
     if kind == "cap":
         res = CapacitatedPMedian.from_cost_matrix(
             cost, demand=opts["demand"], capacity=opts["capacity"], p=opts["p"]
-        ).solve(time_limit=120)
+        ).solve(SolveOptions(time_limit=120))
     elif kind == "pcenter":
-        res = PCenter.from_cost_matrix(cost, p=opts["p"]).solve(time_limit=120)
+        res = PCenter.from_cost_matrix(cost, p=opts["p"]).solve(SolveOptions(time_limit=120))
     else:
-        res = PMedian.from_cost_matrix(cost, p=opts["p"], weights=opts.get("weights")).solve(time_limit=120)
+        res = PMedian.from_cost_matrix(cost, p=opts["p"], weights=opts.get("weights")).solve(
+            SolveOptions(time_limit=120)
+        )
     return res, time.perf_counter() - start
 
 

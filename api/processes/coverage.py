@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from siting.geo.study_area import StudyArea
-from siting.models.base import SolveResult, frozen_array
+from siting.models.base import SolveResult
 from siting.network.service_areas import service_areas
 from siting.planning.red_stations import (
     RedStationProblem,
@@ -193,24 +193,9 @@ def _problem(area: StudyArea, sites: gpd.GeoDataFrame, scenario: Scenario, netwo
 
 
 def _all_open(problem: RedStationProblem) -> SolveResult:
-    n_d, n_s = problem.coverage.shape
-    selected = np.arange(n_s, dtype=np.int64)
-    covered = float(problem.weights[problem.covered(selected)].sum())
-    return SolveResult(
-        model="evaluation",
-        status="optimal",
-        objective=covered,
-        bound=covered,
-        gap=0.0,
-        selected=frozen_array(selected),
-        assignment=frozen_array(np.full(n_d, -1, dtype=np.int64)),
-        load=frozen_array(np.zeros(n_s)),
-        covered_weight=covered,
-        total_weight=problem.total_households,
-        solve_seconds=0.0,
-        solver="none (given sites)",
-        method="exact",
-    )
+    """Evaluate every given site open with the red-station MCLP itself (no solve)."""
+    n_sites = problem.coverage.shape[1]
+    return problem.model(p=n_sites).evaluate(np.arange(n_sites))
 
 
 def _grids(area: StudyArea, grid_rows: pd.DataFrame) -> gpd.GeoDataFrame:

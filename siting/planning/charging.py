@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,9 +16,9 @@ import scipy.sparse as sp
 from siting.demand.hotspots import ReportDemand, add_report_demand
 from siting.errors import InfeasibleError, Problem, StudyAreaError, raise_if_problems
 from siting.geo.crs import to_output_crs
-from siting.models.base import SolveResult
+from siting.models.base import Method, SolveOptions, SolveResult
 from siting.models.coverage.capacitated import CapacitatedMCLP
-from siting.models.solvers.highs import solve_mip
+from siting.models.solvers.formulations import transportation_lp
 from siting.network.fire_lanes import DEFAULT_LANE_WIDTH_M
 from siting.network.matrices import cost_matrix
 from siting.planning.charging_rules import (
@@ -55,8 +55,6 @@ DEFAULT_NO_PRIVATE_SHARE = 0.7
 DEFAULT_USERS_PER_PILE = 6.0
 #: Most piles in one group (one site, a charging shed). ASSUMPTION: a shed of two to three 10-socket units.
 DEFAULT_MAX_PILES_PER_SITE = 30
-
-Method = Literal["auto", "exact", "heuristic"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,23 +290,9 @@ def _reassign(
     k = rows.size
     if k == 0:
         return rows, local, np.zeros(0), dist
-    u = users[rows]
-    a = sp.vstack(
-        [
-            sp.csr_matrix((np.ones(k), (rows, np.arange(k))), shape=(users.size, k)),
-            sp.csr_matrix((u, (local, np.arange(k))), shape=(selected.size, k)),
-            sp.csr_matrix(u.reshape(1, -1)),
-        ],
-        format="csc",
-    )
     target = served * (1 - 1e-7) - 1e-6
-    sol = solve_mip(
-        u * dist,
-        a,
-        np.concatenate([np.full(users.size + selected.size, -np.inf), [target]]),
-        np.concatenate([np.ones(users.size), capacity[selected], [np.inf]]),
-        col_lower=np.zeros(k),
-        col_upper=np.ones(k),
+    sol = transportation_lp(
+        rows, local, users[rows], capacity[selected], n_demand=users.size, unit_cost=dist, min_served=target
     )
     if not sol.has_solution:
         raise InfeasibleError("the walking-distance assignment LP found no solution for the chosen sites")
@@ -475,7 +459,9 @@ def _solve(
     model = CapacitatedMCLP.from_coverage(
         coverage, weights=users, capacity=cap, p=p, fixed=fixed, site_cost=site_cost, budget=opts["budget"]
     )
-    result = model.solve(method=opts["method"], time_limit=opts["time_limit"], seed=int(opts["seed"]))
+    result = model.solve(
+        SolveOptions(method=opts["method"], time_limit=opts["time_limit"], seed=int(opts["seed"]))
+    )
     if result.status == "infeasible":
         raise InfeasibleError(result.reason)
     selected = np.asarray(result.selected, dtype=np.int64)

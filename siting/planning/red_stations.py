@@ -15,9 +15,9 @@ from siting.adapters import coverage_from_geodataframes
 from siting.demand.growth import scale_demand
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.geo.study_area import StudyArea
-from siting.models.base import Method, SolveResult
+from siting.models.base import Method, SolveOptions, SolveResult
 from siting.models.coverage.mclp import MCLP
-from siting.models.coverage.phased import PhasedPlan, solve_phased
+from siting.models.coverage.phased import PhasedMCLP, PhasedResult
 
 __all__ = [
     "LIFE_CIRCLES",
@@ -361,7 +361,9 @@ def best_stations(
     seed: int = 0,
 ) -> RedStationPlan:
     """Find the best ``p`` stations (existing ones included) or the best within ``budget`` (MCLP)."""
-    result = problem.model(p=p, budget=budget).solve(method=method, time_limit=time_limit, seed=seed)
+    result = problem.model(p=p, budget=budget).solve(
+        SolveOptions(method=method, time_limit=time_limit, seed=seed)
+    )
     return plan_from_result(problem, result)
 
 
@@ -396,7 +398,7 @@ def fewest_stations_for_share(
     hi, best = n, None
     while lo <= hi:
         mid = (lo + hi) // 2
-        res = problem.model(p=mid).solve(method=method, time_limit=time_limit)
+        res = problem.model(p=mid).solve(SolveOptions(method=method, time_limit=time_limit))
         if res.status != "infeasible" and res.objective >= target:
             best, hi = res, mid - 1
         else:
@@ -465,7 +467,7 @@ def coverage_curve(
     """Covered households for each number of stations, with the marginal gain per extra station."""
     rows = []
     for p in sorted({int(v) for v in p_values}):
-        res = problem.model(p=p).solve(method=method, time_limit=time_limit)
+        res = problem.model(p=p).solve(SolveOptions(method=method, time_limit=time_limit))
         rows.append(
             {
                 "p": p,
@@ -529,7 +531,7 @@ def phased_stations(
     budgets: Sequence[float] | None = None,
     band: Literal["low", "mid", "high"] = "mid",
     time_limit: float | None = 120.0,
-) -> tuple[PhasedPlan, gpd.GeoDataFrame]:
+) -> tuple[PhasedResult, gpd.GeoDataFrame]:
     """Plan red stations in phases under projected demand; stations opened earlier stay open.
 
     Parameters
@@ -548,7 +550,7 @@ def phased_stations(
     Returns
     -------
     tuple
-        The :class:`~siting.models.coverage.phased.PhasedPlan` and a GeoDataFrame of the open stations
+        The :class:`~siting.models.coverage.phased.PhasedResult` and a GeoDataFrame of the open stations
         with ``opens_in`` (the phase year when each becomes needed; existing stations get
         the first year) and ``existing``.
     """
@@ -558,16 +560,18 @@ def phased_stations(
     weights = np.stack(
         [scale_demand(problem.demand, p, band=band)["households"].to_numpy(float) for p in projections]
     )
-    plan = solve_phased(
+    model = PhasedMCLP.from_coverage(
         problem.coverage,
-        weights,
+        weights=weights,
         years=years,
         sites_per_phase=sites_per_phase,
         budgets=budgets,
         site_cost=problem.sites["cost"].to_numpy(float),
         fixed=problem.fixed,
-        time_limit=time_limit,
     )
+    plan = model.solve(SolveOptions(time_limit=time_limit))
+    if plan.status == "infeasible" and "time limit" in plan.reason:
+        raise InputError(Problem("time_limit", "no plan found within the time limit", "allow more time"))
     open_idx = np.flatnonzero(plan.opened_in >= 0)
     sites = problem.sites.iloc[open_idx].copy()
     sites["opens_in"] = [years[int(t)] for t in plan.opened_in[open_idx]]

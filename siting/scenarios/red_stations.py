@@ -15,7 +15,7 @@ import shapely
 from siting.adapters import cost_from_geodataframes
 from siting.demand.growth import GrowthFit, Override, apply_overrides, fit_growth, scale_demand
 from siting.geo.study_area import StudyArea
-from siting.models.base import SolveResult, frozen_array
+from siting.models.base import SolveOptions, SolveResult, frozen_array
 from siting.models.coverage.lscp import LSCP
 from siting.models.median.pcenter import PCenter
 from siting.models.median.pmedian import PMedian
@@ -119,6 +119,11 @@ def _projection(scenario: Scenario, area: StudyArea, fit: GrowthFit, year: int) 
     return proj
 
 
+def _options(m: Any) -> SolveOptions:
+    """Return the solve options of a scenario's ``model`` section."""
+    return SolveOptions(method=m.method, time_limit=m.time_limit_s)
+
+
 def _solve(scenario: Scenario, problem: RedStationProblem) -> RedStationPlan:
     m = scenario.model
     if m.objective == "coverage_share":
@@ -128,7 +133,7 @@ def _solve(scenario: Scenario, problem: RedStationProblem) -> RedStationPlan:
         return best_stations(problem, p=m.p, budget=m.budget, method=m.method, time_limit=m.time_limit_s)
     if m.objective == "min_sites":
         model = LSCP.from_coverage(problem.coverage, fixed=problem.fixed, groups=dict(problem.groups) or None)
-        return plan_from_result(problem, model.solve(method=m.method, time_limit=m.time_limit_s))
+        return plan_from_result(problem, model.solve(_options(m)))
 
     cost, _ = cost_from_geodataframes(
         problem.demand, problem.sites, cutoff=None, weight_column=None, circuity=scenario.circuity
@@ -137,10 +142,10 @@ def _solve(scenario: Scenario, problem: RedStationProblem) -> RedStationPlan:
         med = PMedian.from_cost_matrix(
             cost, p=m.p, weights=problem.weights, fixed=problem.fixed, groups=dict(problem.groups) or None
         )
-        return plan_from_result(problem, med.solve(method=m.method, time_limit=m.time_limit_s))
+        return plan_from_result(problem, med.solve(_options(m)))
 
     cen = PCenter.from_cost_matrix(cost, p=m.p, fixed=problem.fixed, groups=dict(problem.groups) or None)
-    return plan_from_result(problem, cen.solve(method=m.method, time_limit=m.time_limit_s))
+    return plan_from_result(problem, cen.solve(_options(m)))
 
 
 def _phased(
@@ -160,20 +165,20 @@ def _phased(
     last = replace_weights(
         problem, scale_demand(problem.demand, projections[-1], band=scenario.growth.band)["households"]
     )
-    selected = np.asarray(plan.selected[-1])
+    selected = np.asarray(plan.selected)
     result = SolveResult(
         model="PhasedMCLP",
         status="optimal" if plan.status == "optimal" else "time_limit",
-        objective=float(plan.covered_weight[-1]),
-        bound=float("nan") if plan.status != "optimal" else float(plan.covered_weight[-1]),
+        objective=float(plan.phase_covered_weight[-1]),
+        bound=float("nan") if plan.status != "optimal" else float(plan.phase_covered_weight[-1]),
         gap=plan.gap,
         selected=frozen_array(selected),
         assignment=frozen_array(np.full(len(problem.demand), -1)),
         load=frozen_array(np.zeros(len(problem.sites))),
-        covered_weight=float(plan.covered_weight[-1]),
-        total_weight=float(plan.total_weight[-1]),
+        covered_weight=float(plan.phase_covered_weight[-1]),
+        total_weight=float(plan.phase_total_weight[-1]),
         solve_seconds=plan.solve_seconds,
-        solver="highs-mip (joint nested phases)",
+        solver=plan.solver,
         method="exact",
     )
     final = plan_from_result(last, result)
@@ -182,11 +187,11 @@ def _phased(
     table = pd.DataFrame(
         {
             "year": list(plan.years),
-            "stations": [len(s) for s in plan.selected],
-            "new_stations": np.diff([problem.fixed.size, *[len(s) for s in plan.selected]]),
-            "households": plan.total_weight,
-            "households_covered": plan.covered_weight,
-            "covered_share": plan.covered_share,
+            "stations": [len(s) for s in plan.phase_selected],
+            "new_stations": np.diff([problem.fixed.size, *[len(s) for s in plan.phase_selected]]),
+            "households": plan.phase_total_weight,
+            "households_covered": plan.phase_covered_weight,
+            "covered_share": plan.phase_covered_share,
         }
     )
     return final, table

@@ -6,6 +6,7 @@ from scipy.spatial.distance import cdist
 from shapely.geometry import Point
 
 from siting.adapters import from_geodataframes
+from siting.models import SolveOptions
 from siting.models.coverage.backup import BackupCoverage
 from siting.models.coverage.capacitated import CapacitatedMCLP
 from siting.models.coverage.lscp import LSCP
@@ -64,8 +65,8 @@ def test_from_geodataframes_equals_from_coverage(model, kw):
     cands = gpd.GeoDataFrame(
         {"name": [f"s{j}" for j in range(8)]}, geometry=[Point(*xy) for xy in cxy], crs="EPSG:32650"
     )
-    geo = from_geodataframes(model, demand, cands, radius=radius, **kw).solve(method="exact")
-    ref = model.from_coverage(coverage, weights=hh, **kw).solve(method="exact")
+    geo = from_geodataframes(model, demand, cands, radius=radius, **kw).solve(SolveOptions(method="exact"))
+    ref = model.from_coverage(coverage, weights=hh, **kw).solve(SolveOptions(method="exact"))
     assert geo.status == ref.status == "optimal"
     assert geo.selected.tolist() == ref.selected.tolist()
     assert geo.objective == pytest.approx(ref.objective)

@@ -11,19 +11,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.models.base import Group, Method, SiteRules, SolveResult
-from siting.models.coverage._common import (
-    CoverageData,
-    ReducedRows,
-    RuleOptions,
-    auto_exact,
-    check_method,
-    check_model_input,
-    coverage_result,
-    reduce_rows,
-    rows_text,
-)
+from siting.models._inputs import CoverageData, RuleOptions, check_model_input
+from siting.models._presolve import ReducedRows, auto_exact, reduce_rows
+from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models.base import SolveOptions, SolveResult, rows_text
 from siting.models.coverage.lscp import LSCP, uncoverable_rows
+from siting.models.rules import Group, SiteRules
 from siting.models.solvers.greedy import solve_max_cover
 from siting.models.solvers.highs import solve_mip
 
@@ -116,27 +109,15 @@ class BackupCoverage:
         )
         return cls(data=data, rules=rules, p=p_val)
 
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        mip_gap: float = 1e-6,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve the model.
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds (the heuristic uses 30 s at most when omitted).
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` runs the exact MIP for reduced matrices up to
-            ``AUTO_EXACT_MAX_NNZ`` entries, else the heuristic.
-        seed : int
-            Random seed.
-        mip_gap : float
-            Relative gap at which a solution counts as optimal.
+        options : SolveOptions, optional
+            ``method="auto"`` runs the exact MIP for reduced matrices up to
+            ``AUTO_EXACT_MAX_NNZ`` entries, else the heuristic (30 s at most without a
+            time limit).
 
         Returns
         -------
@@ -148,7 +129,8 @@ class BackupCoverage:
             re-solved exactly; if that runs out of time the status is
             ``time_limit`` and ``reason`` says ``p`` is not proven minimal.
         """
-        check_method(method, time_limit, mip_gap)
+        opts = options or SolveOptions()
+        method = opts.method
         start = time.perf_counter()
         kind: Any = "exact" if method == "exact" else "heuristic"
         bad = uncoverable_rows(self.data, self.rules)
@@ -162,7 +144,7 @@ class BackupCoverage:
         p_note = ""
         cover = None
         if p is None and self.rules.budget is None:
-            lscp = self._lscp_optimum(start, time_limit, method, seed)
+            lscp = self._lscp_optimum(start, opts)
             if lscp.status == "infeasible":
                 return self._infeasible(f"no cover of every demand row: {lscp.reason}", start, kind)
             cover, p = lscp.selected, len(lscp.selected)
@@ -176,16 +158,14 @@ class BackupCoverage:
             return self._infeasible(reason, start, kind)
         reduced = reduce_rows(self.data, self.rules, drop_fixed=False, drop_zero=False)
         if auto_exact(method, reduced.matrix.nnz):
-            result = self._solve_exact(
-                reduced, p, start=start, time_limit=time_limit, seed=seed, mip_gap=mip_gap
-            )
+            result = self._solve_exact(reduced, p, start=start, opts=opts)
         else:
-            result = self._solve_heuristic(p, start, time_limit, seed, mip_gap, cover=cover)
+            result = self._solve_heuristic(p, start, opts, cover=cover)
         if p_note and result.status != "infeasible":
             result = replace(result, status="time_limit", reason=p_note)
         return result
 
-    def _lscp_optimum(self, start: float, time_limit: float | None, method: Method, seed: int) -> SolveResult:
+    def _lscp_optimum(self, start: float, opts: SolveOptions) -> SolveResult:
         """Solve the LSCP under the same rules, proving its optimum when the first answer does not.
 
         LSCP-B allows exactly the LSCP optimum number of sites: a heuristic cover
@@ -193,14 +173,49 @@ class BackupCoverage:
         easier problem), so it is re-solved exactly within the time left.
         """
         lscp = LSCP(data=self.data, rules=self.rules)
-        res = lscp.solve(time_limit=time_limit, method=method, seed=seed)
+        res = lscp.solve(opts)
         if res.status == "feasible":
-            total = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+            total = opts.time_limit if opts.time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
             left = max(0.05, total - (time.perf_counter() - start))
-            exact = lscp.solve(time_limit=left, method="exact", seed=seed)
+            exact = lscp.solve(replace(opts, time_limit=left, method="exact"))
             if exact.status != "infeasible" and exact.objective <= res.objective:
                 res = exact
         return res
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the demand weight covered twice by given open sites, checking every row is covered once.
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when the sites keep every site rule (``bound`` and ``gap``
+            are NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
+            ``reason`` and the figures still those of the sites.
+
+        Raises
+        ------
+        InputError
+            When an index is not a candidate.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.data.n_candidates)
+        objective = self._twice(sel)
+        result = self._result(
+            sel,
+            objective,
+            objective,
+            status="feasible",
+            start=start,
+            solver="evaluate",
+            method="exact",
+            p=self.p,
+        )
+        out = evaluation(result, self.rules, p=self.p)
+        rows = np.flatnonzero(np.asarray(out.assignment) < 0)
+        if not rows.size:
+            return out
+        reasons = [r for r in (out.reason, f"demand rows {rows_text(rows)} are not covered") if r]
+        return replace(out, status="infeasible", reason="; ".join(reasons))
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(
@@ -220,9 +235,7 @@ class BackupCoverage:
         p: int | None,
         *,
         start: float,
-        time_limit: float | None,
-        seed: int,
-        mip_gap: float,
+        opts: SolveOptions,
     ) -> SolveResult:
         m = reduced.matrix
         n_rows, n = m.shape
@@ -239,16 +252,17 @@ class BackupCoverage:
             col_upper=np.concatenate([hi_y, np.ones(n_rows)]),
             integer=np.concatenate([np.ones(n, dtype=bool), np.zeros(n_rows, dtype=bool)]),
             sense="max",
-            time_limit=time_limit,
-            mip_rel_gap=mip_gap,
-            seed=seed,
+            time_limit=opts.time_limit,
+            mip_rel_gap=opts.mip_gap,
+            threads=opts.threads,
+            seed=opts.seed,
         )
         if sol.status == "infeasible" or not sol.has_solution:
             why = (
                 f"no selection of at most {p} sites covers every demand row within the budget and group rules"
             )
             if sol.status != "infeasible":
-                why = f"no solution found within the time limit of {time_limit} s"
+                why = f"no solution found within the time limit of {opts.time_limit} s"
             return self._infeasible(why, start, "exact")
         selected = np.flatnonzero(sol.x[:n] > 0.5)
         objective = self._twice(selected)
@@ -268,13 +282,12 @@ class BackupCoverage:
         self,
         p: int | None,
         start: float,
-        time_limit: float | None,
-        seed: int,
-        mip_gap: float,
+        opts: SolveOptions,
         *,
         cover: NDArray[np.int64] | None = None,
     ) -> SolveResult:
-        budget = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+        seed, mip_gap = opts.seed, opts.mip_gap
+        budget = opts.time_limit if opts.time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
         left = max(0.05, 0.92 * budget - (time.perf_counter() - start))
         out = solve_max_cover(
             self.data,

@@ -13,16 +13,12 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import Problem
-from siting.models.base import Group, Method, SiteRules, SolveResult
-from siting.models.coverage._common import (
-    AUTO_EXACT_MAX_NNZ,
-    CoverageData,
-    RuleOptions,
-    RuleState,
-    check_method,
-    check_model_input,
-    coverage_result,
-)
+from siting.models._inputs import CoverageData, RuleOptions, check_model_input
+from siting.models._presolve import AUTO_EXACT_MAX_NNZ
+from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models.base import SolveOptions, SolveResult
+from siting.models.rules import Group, RuleState, SiteRules
+from siting.models.solvers.formulations import transportation_lp
 from siting.models.solvers.highs import solve_mip
 from siting.models.solvers.lagrangian_cover import relaxed_site_value
 
@@ -130,28 +126,15 @@ class CapacitatedMCLP:
         )
         return cls(data=data, capacity=cap, rules=rules, p=p_val, single_source=bool(single_source))
 
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        mip_gap: float = 1e-6,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve the model.
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds (the heuristic uses 30 s at most when omitted).
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` runs the exact MIP when the coverage matrix has at most
-            ``AUTO_EXACT_MAX_NNZ / 4`` entries (one variable per covering pair),
-            else the heuristic (always fractional assignment).
-        seed : int
-            HiGHS random seed.
-        mip_gap : float
-            Relative gap at which a solution counts as optimal.
+        options : SolveOptions, optional
+            ``method="auto"`` runs the exact MIP when the coverage matrix has at most
+            ``AUTO_EXACT_MAX_NNZ / 4`` entries (one variable per covering pair), else the
+            heuristic (always fractional assignment; 30 s at most without a time limit).
 
         Returns
         -------
@@ -159,15 +142,46 @@ class CapacitatedMCLP:
             ``objective`` is the served weight; ``load`` the weight each site serves;
             ``extra["split_demand"]`` the number of demand points split over sites.
         """
-        check_method(method, time_limit, mip_gap)
+        opts = options or SolveOptions()
+        method = opts.method
         start = time.perf_counter()
         reason = self.rules.infeasibility(self.p)
         if reason:
             return self._infeasible(reason, start, "exact" if method == "exact" else "heuristic")
         exact = method == "exact" or (method == "auto" and self.data.csr.nnz <= AUTO_EXACT_MAX_NNZ // 4)
         if exact:
-            return self._solve_exact(start, time_limit, seed, mip_gap)
-        return self._solve_heuristic(start, time_limit, seed, mip_gap)
+            return self._solve_exact(start, opts)
+        return self._solve_heuristic(start, opts)
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the most demand given open sites serve within their capacities (an assignment LP).
+
+        With ``single_source`` the assignment is the binary MIP (each demand point wholly to
+        one site), solved exactly.
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when the sites keep every site rule (``bound`` and ``gap``
+            are NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
+            ``reason`` and the figures still those of the sites.
+
+        Raises
+        ------
+        InputError
+            When an index is not a candidate.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.data.n_candidates)
+        rows, cols, x = _assign_lp(
+            self.data, self.capacity, sel, single_source=self.single_source, time_limit=None
+        )
+        objective = float((self.data.weights[rows] * x).sum())
+        result = self._result(
+            sel, rows, cols, x, objective=objective, bound=objective, status="feasible", start=start,
+            solver="evaluate", method="exact",
+        )  # fmt: skip
+        return evaluation(result, self.rules, p=self.p)
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(
@@ -187,7 +201,7 @@ class CapacitatedMCLP:
         keep = self.rules.allowed[coo.col] & (self.data.weights[coo.row] > 0)
         return coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
 
-    def _solve_exact(self, start: float, time_limit: float | None, seed: int, mip_gap: float) -> SolveResult:
+    def _solve_exact(self, start: float, opts: SolveOptions) -> SolveResult:
         n_dem, n = self.data.n_demand, self.data.n_candidates
         rows, cols = self._pairs()
         k = rows.size
@@ -218,14 +232,15 @@ class CapacitatedMCLP:
             col_upper=np.concatenate([hi_y, np.ones(k)]),
             integer=np.concatenate([np.ones(n, dtype=bool), np.full(k, self.single_source)]),
             sense="max",
-            time_limit=time_limit,
-            mip_rel_gap=mip_gap,
-            seed=seed,
+            time_limit=opts.time_limit,
+            mip_rel_gap=opts.mip_gap,
+            threads=opts.threads,
+            seed=opts.seed,
         )
         if sol.status == "infeasible" or not sol.has_solution:
             why = "no selection meets p, the budget and the group rules together"
             if sol.status != "infeasible":
-                why = f"no solution found within the time limit of {time_limit} s"
+                why = f"no solution found within the time limit of {opts.time_limit} s"
             return self._infeasible(why, start, "exact")
         x = np.clip(sol.x[n:], 0.0, 1.0)
         selected = np.flatnonzero(sol.x[:n] > 0.5)
@@ -285,12 +300,10 @@ class CapacitatedMCLP:
         )
         return _with_covered(result, objective)
 
-    def _solve_heuristic(
-        self, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult:
-        budget = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+    def _solve_heuristic(self, start: float, opts: SolveOptions) -> SolveResult:
+        budget = opts.time_limit if opts.time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
         deadline = start + 0.92 * budget
-        selected = _greedy_sites(self.data, self.capacity, self.rules, self.p, seed)
+        selected = _greedy_sites(self.data, self.capacity, self.rules, self.p, opts.seed)
         if selected is None:
             return self._infeasible(
                 "the greedy heuristic found no selection meeting the group and budget rules "
@@ -311,7 +324,7 @@ class CapacitatedMCLP:
         )
         bound = max(bound, objective)
         gap = (bound - objective) / max(objective, 1e-9)
-        status: Any = "optimal" if gap <= mip_gap else "feasible"
+        status: Any = "optimal" if gap <= opts.mip_gap else "feasible"
         return self._result(
             selected,
             rows,
@@ -401,41 +414,25 @@ def _assign_lp(
     selected: NDArray[np.int64],
     *,
     single_source: bool,
-    time_limit: float,
+    time_limit: float | None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Best assignment of demand to the open ``selected`` sites.
+    """Best assignment of demand to the open ``selected`` sites (the transportation LP, or MIP).
 
-    A transportation LP for split demand; with ``single_source`` the same
-    model with binary ``x`` (a generalised assignment MIP) under ``time_limit``.
+    A transportation LP for split demand; with ``single_source`` the same model with binary
+    ``x`` (a generalised assignment MIP) under ``time_limit``.
     """
     sub = data.csc[:, selected].tocoo()
     w = data.weights
     keep = w[sub.row] > 0
     rows, cols = sub.row[keep].astype(np.int64), selected[sub.col[keep]].astype(np.int64)
-    k = rows.size
-    if k == 0:
+    if rows.size == 0:
         return rows, cols, np.zeros(0)
-    local = np.searchsorted(selected, cols)
-    a = sp.vstack(
-        [
-            sp.csr_matrix((np.ones(k), (rows, np.arange(k))), shape=(data.n_demand, k)),
-            sp.csr_matrix((w[rows], (local, np.arange(k))), shape=(selected.size, k)),
-        ],
-        format="csc",
-    )
-    sol = solve_mip(
-        w[rows],
-        a,
-        np.full(data.n_demand + selected.size, -np.inf),
-        np.concatenate([np.ones(data.n_demand), capacity[selected]]),
-        col_lower=np.zeros(k),
-        col_upper=np.ones(k),
-        sense="max",
-        integer=np.ones(k, dtype=bool) if single_source else None,
-        time_limit=time_limit,
-    )
+    sol = transportation_lp(
+        rows, np.searchsorted(selected, cols), w[rows], capacity[selected], n_demand=data.n_demand,
+        integer=single_source, time_limit=time_limit,
+    )  # fmt: skip
     if not sol.has_solution:
-        return rows, cols, np.zeros(k)
+        return rows, cols, np.zeros(rows.size)
     x = np.clip(sol.x, 0.0, 1.0)
     return rows, cols, np.rint(x) if single_source else x
 

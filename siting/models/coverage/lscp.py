@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.models.base import Group, Method, SiteRules, SolveResult
-from siting.models.coverage._common import (
-    CoverageData,
-    ReducedRows,
-    RuleOptions,
-    auto_exact,
-    check_method,
-    check_model_input,
-    coverage_result,
-    reduce_rows,
-    rows_text,
-)
+from siting.models._inputs import CoverageData, RuleOptions, check_model_input
+from siting.models._presolve import ReducedRows, auto_exact, reduce_rows
+from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models.base import SolveOptions, SolveResult, rows_text
+from siting.models.rules import Group, SiteRules
 from siting.models.solvers.greedy import solve_set_cover
 from siting.models.solvers.highs import solve_mip
 
@@ -115,27 +108,15 @@ class LSCP:
         data, rules, p_val, _ = check_model_input(coverage, weights, p, opts, title="invalid LSCP input")
         return cls(data=data, rules=rules, p=p_val)
 
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        mip_gap: float = 1e-6,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve the model.
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds (the heuristic uses 30 s at most when omitted).
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` runs the exact MIP for reduced matrices up to
-            ``AUTO_EXACT_MAX_NNZ`` entries, else the greedy heuristic.
-        seed : int
-            Random seed (HiGHS; tie-breaking order of the heuristic).
-        mip_gap : float
-            Relative gap at which a solution counts as optimal.
+        options : SolveOptions, optional
+            ``method="auto"`` runs the exact MIP for reduced matrices up to
+            ``AUTO_EXACT_MAX_NNZ`` entries, else the greedy heuristic (30 s at most
+            without a time limit).
 
         Returns
         -------
@@ -144,7 +125,8 @@ class LSCP:
             ``status`` is ``infeasible`` with the uncoverable demand rows named
             in ``reason`` when some row has no allowed covering candidate.
         """
-        check_method(method, time_limit, mip_gap)
+        opts = options or SolveOptions()
+        method = opts.method
         start = time.perf_counter()
         kind: Any = "exact" if method == "exact" else "heuristic"
         bad = uncoverable_rows(self.data, self.rules)
@@ -160,8 +142,36 @@ class LSCP:
             return self._infeasible("; ".join(reasons), start, kind)
         reduced = reduce_rows(self.data, self.rules, drop_zero=False)
         if auto_exact(method, reduced.matrix.nnz):
-            return self._solve_exact(reduced, start, time_limit, seed, mip_gap)
-        return self._solve_heuristic(reduced, start, time_limit, seed, mip_gap)
+            return self._solve_exact(reduced, start, opts)
+        return self._solve_heuristic(reduced, start, opts)
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Count given open sites and check that they cover every demand row (no solve).
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when the sites keep every site rule (``bound`` and ``gap``
+            are NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
+            ``reason`` and the figures still those of the sites.
+
+        Raises
+        ------
+        InputError
+            When an index is not a candidate.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.data.n_candidates)
+        result = coverage_result(
+            model="LSCP", data=self.data, selected=sel, objective=float(sel.size), bound=float(sel.size),
+            status="feasible", started=start, solver="evaluate", method="exact",
+        )  # fmt: skip
+        out = evaluation(result, self.rules, p=self.p)
+        rows = np.flatnonzero(np.asarray(out.assignment) < 0)
+        if not rows.size:
+            return out
+        reasons = [r for r in (out.reason, f"demand rows {rows_text(rows)} are not covered") if r]
+        return replace(out, status="infeasible", reason="; ".join(reasons))
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(
@@ -175,9 +185,7 @@ class LSCP:
             method=method,
         )
 
-    def _solve_exact(
-        self, reduced: ReducedRows, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult:
+    def _solve_exact(self, reduced: ReducedRows, start: float, opts: SolveOptions) -> SolveResult:
         m = reduced.matrix
         n = self.data.n_candidates
         rule_a, rule_lo, rule_hi = self.rules.constraint_rows(p=self.p, p_exact=False)
@@ -192,14 +200,15 @@ class LSCP:
             col_upper=hi_y,
             integer=np.ones(n, dtype=bool),
             sense="min",
-            time_limit=time_limit,
-            mip_rel_gap=mip_gap,
-            seed=seed,
+            time_limit=opts.time_limit,
+            mip_rel_gap=opts.mip_gap,
+            threads=opts.threads,
+            seed=opts.seed,
         )
         if sol.status == "infeasible" or not sol.has_solution:
             why = "no selection covers every demand row within p, the budget and the group rules"
             if sol.status != "infeasible":
-                why = f"no cover found within the time limit of {time_limit} s"
+                why = f"no cover found within the time limit of {opts.time_limit} s"
             return self._infeasible(why, start, "exact")
         selected = np.flatnonzero(sol.x > 0.5)
         objective = float(selected.size)
@@ -217,12 +226,10 @@ class LSCP:
             extra={"reduced_rows": float(m.shape[0]), "reduced_nnz": float(m.nnz)},
         )
 
-    def _solve_heuristic(
-        self, reduced: ReducedRows, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult:
-        budget = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+    def _solve_heuristic(self, reduced: ReducedRows, start: float, opts: SolveOptions) -> SolveResult:
+        budget = opts.time_limit if opts.time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
         left = max(0.05, 0.92 * budget - (time.perf_counter() - start))
-        out = solve_set_cover(self.data, self.rules, self.p, time_limit=left, seed=seed)
+        out = solve_set_cover(self.data, self.rules, self.p, time_limit=left, seed=opts.seed)
         if out.proven_infeasible:
             return self._infeasible(
                 f"covering every demand row needs at least {out.bound:g} sites but p = {self.p}",
@@ -231,7 +238,7 @@ class LSCP:
             )
         if not out.feasible:
             if reduced.matrix.nnz <= 4 * 400_000:
-                return self._solve_exact(reduced, start, time_limit, seed, mip_gap)
+                return self._solve_exact(reduced, start, opts)
             return self._infeasible(
                 "the greedy cover breaks p, the budget or a group rule "
                 f"({out.objective:g} sites; not a proof of infeasibility: try method='exact')",
@@ -245,7 +252,7 @@ class LSCP:
             selected=out.selected,
             objective=out.objective,
             bound=out.bound,
-            status="optimal" if gap <= mip_gap else "feasible",
+            status="optimal" if gap <= opts.mip_gap else "feasible",
             started=start,
             solver="greedy-setcover+lagrangian",
             method="heuristic",

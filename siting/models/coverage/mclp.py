@@ -11,17 +11,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from siting.models.base import Group, Method, SiteRules, SolveResult
-from siting.models.coverage._common import (
-    CoverageData,
-    RuleOptions,
-    auto_exact,
-    check_method,
-    check_model_input,
-    coverage_result,
-    reduce_rows,
-)
-from siting.models.solvers.fixing import solve_core, solve_mclp_mip
+from siting.models._inputs import CoverageData, RuleOptions, check_model_input
+from siting.models._presolve import auto_exact, reduce_rows
+from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models.base import SolveOptions, SolveResult
+from siting.models.rules import Group, SiteRules
+from siting.models.solvers.fixing import solve_core
+from siting.models.solvers.formulations import solve_mclp_mip
 from siting.models.solvers.greedy import solve_max_cover
 
 __all__ = ["MCLP"]
@@ -125,28 +121,15 @@ class MCLP:
         )
         return cls(data=data, rules=rules, p=p_val)
 
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        mip_gap: float = 1e-6,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve the model.
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds; the best solution and proven bound so far are returned when
-            it runs out (the heuristic uses 30 s when omitted).
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` runs the exact MIP when the reduced coverage matrix has at
-            most ``AUTO_EXACT_MAX_NNZ`` entries, else the certified heuristic.
-        seed : int
-            Random seed (HiGHS seed; tie-breaking order of the heuristic).
-        mip_gap : float
-            Relative gap at which a solution counts as optimal.
+        options : SolveOptions, optional
+            ``method="auto"`` runs the exact MIP when the reduced coverage matrix has at
+            most ``AUTO_EXACT_MAX_NNZ`` entries, else the certified heuristic (30 s at most
+            without a time limit).
 
         Returns
         -------
@@ -155,15 +138,40 @@ class MCLP:
             ``bound`` an upper bound on the optimum; ``assignment`` the
             lowest-index open site covering each demand point (``-1`` if none).
         """
-        check_method(method, time_limit, mip_gap)
+        opts = options or SolveOptions()
+        method = opts.method
         start = time.perf_counter()
         reason = self.rules.infeasibility(self.p)
         if reason:
             return self._infeasible(reason, start, "exact" if method == "exact" else "heuristic")
         reduced = reduce_rows(self.data, self.rules)
         if auto_exact(method, reduced.matrix.nnz):
-            return self._solve_exact(reduced, start, time_limit, seed, mip_gap)
-        return self._solve_heuristic(start, time_limit, seed, mip_gap)
+            return self._solve_exact(reduced, start, opts)
+        return self._solve_heuristic(start, opts)
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the demand weight covered by given open sites (no solve).
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when the sites keep every site rule (``bound`` and ``gap``
+            are NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
+            ``reason`` and the figures still those of the sites.
+
+        Raises
+        ------
+        InputError
+            When an index is not a candidate.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.data.n_candidates)
+        objective = self._covered(sel)
+        result = coverage_result(
+            model="MCLP", data=self.data, selected=sel, objective=objective, bound=objective,
+            status="feasible", started=start, solver="evaluate", method="exact",
+        )  # fmt: skip
+        return evaluation(result, self.rules, p=self.p)
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(
@@ -177,21 +185,19 @@ class MCLP:
             method=method,
         )
 
-    def _solve_exact(
-        self, reduced: Any, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult:
+    def _solve_exact(self, reduced: Any, start: float, opts: SolveOptions) -> SolveResult:
         simple = not self.rules.groups and self.rules.budget is None and self.p is not None
         if simple and reduced.matrix.nnz >= CORE_MIN_NNZ:
-            fixed_out = self._exact_by_core(start, time_limit, seed, mip_gap)
+            fixed_out = self._exact_by_core(start, opts)
             if fixed_out is not None:
                 return fixed_out
         m = reduced.matrix
         n_rows, n = m.shape
-        sol = solve_mclp_mip(reduced, self.rules, self.p, time_limit=time_limit, mip_gap=mip_gap, seed=seed)
+        sol = solve_mclp_mip(reduced, self.rules, self.p, opts)
         if sol.status == "infeasible" or not sol.has_solution:
             why = "no selection meets p, the budget and the group rules together"
             if sol.status != "infeasible":
-                why = f"no solution found within the time limit of {time_limit} s"
+                why = f"no solution found within the time limit of {opts.time_limit} s"
             return self._infeasible(why, start, "exact")
         selected = np.flatnonzero(sol.x[:n] > 0.5)
         objective = self._covered(selected)
@@ -210,9 +216,7 @@ class MCLP:
             extra={"reduced_rows": float(n_rows), "reduced_nnz": float(m.nnz)},
         )
 
-    def _exact_by_core(
-        self, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult | None:
+    def _exact_by_core(self, start: float, opts: SolveOptions) -> SolveResult | None:
         """Exact MCLP by Lagrangian reduced-cost fixing: heuristic, then the MIP over the candidates left.
 
         Greedy + swaps give an incumbent and Lagrangian multipliers (a few seconds at most);
@@ -221,6 +225,7 @@ class MCLP:
         heuristic gives no multipliers or no time is left (the caller runs the full MIP).
         """
         assert self.p is not None
+        time_limit, seed, mip_gap = opts.time_limit, opts.seed, opts.mip_gap
         left = np.inf if time_limit is None else time_limit - (time.perf_counter() - start)
         out = solve_max_cover(
             self.data, self.rules, self.p, level=1, time_limit=float(min(max(0.05, 0.2 * left), 10.0)),
@@ -237,7 +242,7 @@ class MCLP:
             beat = objective + 1.0 - 1e-6 if integral else objective * (1.0 + 1e-12)
             deadline = np.inf if time_limit is None else start + time_limit
             core = solve_core(self.data, self.rules, self.p, out.multipliers, out.selected, deadline=deadline,
-                              seed=seed, mip_gap=mip_gap, beat=beat)  # fmt: skip
+                              opts=opts, beat=beat)  # fmt: skip
             if core is None:
                 return None
             solver += "+reduced-cost-fixing+highs-mip"
@@ -256,10 +261,9 @@ class MCLP:
             method="exact", extra=extra,
         )  # fmt: skip
 
-    def _solve_heuristic(
-        self, start: float, time_limit: float | None, seed: int, mip_gap: float
-    ) -> SolveResult:
-        budget = time_limit if time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
+    def _solve_heuristic(self, start: float, opts: SolveOptions) -> SolveResult:
+        seed, mip_gap = opts.seed, opts.mip_gap
+        budget = opts.time_limit if opts.time_limit is not None else _HEURISTIC_DEFAULT_SECONDS
         end = start + 0.92 * budget
         simple = not self.rules.groups and self.rules.budget is None and self.p is not None
         share = 0.45 if simple else 1.0
@@ -286,8 +290,7 @@ class MCLP:
                 out.multipliers,
                 selected,
                 deadline=end,
-                seed=seed,
-                mip_gap=mip_gap,
+                opts=opts,
             )
             if core is not None:
                 solver += "+core-mip"

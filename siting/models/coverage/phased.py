@@ -4,23 +4,59 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import InputError, Problem, raise_if_problems
-from siting.models.base import as_index_array, frozen_array, relative_gap
-from siting.models.coverage._common import row_signature_groups
+from siting.models._inputs import CoverageData
+from siting.models._presolve import row_signature_groups
+from siting.models._results import assign_first_cover, selection_indices
+from siting.models.base import SolveOptions, SolveResult, frozen_array, relative_gap, rows_text
+from siting.models.rules import SiteRules
 from siting.models.solvers.highs import solve_mip
 
-__all__ = ["PhasedPlan", "solve_phased"]
+__all__ = ["PhasedMCLP", "PhasedResult"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhasedResult(SolveResult):
+    """A :class:`SolveResult` of a phased plan, with the sites and coverage of every phase.
+
+    The inherited figures are over all phases: ``objective`` and ``covered_weight`` are the
+    covered weight summed over the phases (what the model maximises), ``total_weight`` the
+    projected demand summed over the phases, ``load`` the weight each site serves summed over
+    the phases; ``selected`` and ``assignment`` are those of the last phase.
+
+    Attributes
+    ----------
+    years : tuple of int
+        The phase years.
+    opened_in : ndarray of int, shape (n_candidates,)
+        Phase index (0-based) in which each site opens, ``-1`` when never.
+    phase_selected : tuple of ndarray
+        Sorted open sites in each phase (nested: each contains the previous one).
+    phase_covered_weight, phase_total_weight : ndarray, shape (n_phases,)
+        Covered and total projected demand in each phase.
+    """
+
+    years: tuple[int, ...]
+    opened_in: NDArray[np.int64]
+    phase_selected: tuple[NDArray[np.int64], ...]
+    phase_covered_weight: NDArray[np.float64]
+    phase_total_weight: NDArray[np.float64]
+
+    @property
+    def phase_covered_share(self) -> NDArray[np.float64]:
+        """Covered share of the projected demand in each phase (0..1)."""
+        return self.phase_covered_weight / np.maximum(self.phase_total_weight, 1e-12)
 
 
 @dataclass(frozen=True)
-class PhasedPlan:
-    r"""Nested sites over phases, chosen jointly.
+class PhasedMCLP:
+    r"""Nested sites over phases, chosen jointly (a multi-period MCLP).
 
     Formulation (``a_ij`` = 1 when site ``j`` covers demand ``i``; ``w_it`` the projected
     households of demand ``i`` in phase ``t``; ``P_t`` the cumulative number of sites allowed
@@ -34,43 +70,247 @@ class PhasedPlan:
                     y_j1 = 1 for fixed j, y_jt = 0 for forbidden j
                     y binary, 0 <= z <= 1
 
-    Demand rows with the same covering set are merged (weights summed per phase).
+    Demand rows with the same covering set are merged (weights summed per phase); HiGHS
+    solves the MIP (``method`` is always exact).
 
     Attributes
     ----------
+    coverage : scipy.sparse.csr_matrix, shape (n_demand, n_candidates)
+        1.0 where a candidate covers a demand point.
+    weights : ndarray, shape (n_phases, n_demand)
+        Projected demand (households) in each phase.
     years : tuple of int
-        The phase years.
-    opened_in : ndarray of int, shape (n_candidates,)
-        Phase index (0-based) in which each site opens, ``-1`` when never.
-    selected : tuple of ndarray
-        Sorted open sites in each phase (nested: each contains the previous one).
-    covered_weight : ndarray, shape (n_phases,)
-        Demand weight covered in each phase under that phase's projected demand.
-    total_weight : ndarray, shape (n_phases,)
-        Total projected demand in each phase.
-    objective, bound, gap : float
-        Sum of covered weight over phases, its proven upper bound, the relative gap.
-    status : str
-        ``optimal``, ``time_limit`` or ``infeasible``.
-    solve_seconds : float
-        Wall-clock time.
+        Phase years, increasing.
+    sites_per_phase, budgets : tuple or None
+        New sites (fixed ones not counted) / opening budget allowed in each phase.
+    rules : SiteRules
+        Fixed sites (open from the first phase), forbidden sites, and the opening cost per site.
     """
 
+    coverage: sp.csr_matrix
+    weights: NDArray[np.float64]
     years: tuple[int, ...]
-    opened_in: NDArray[np.int64]
-    selected: tuple[NDArray[np.int64], ...]
-    covered_weight: NDArray[np.float64]
-    total_weight: NDArray[np.float64]
-    objective: float
-    bound: float
-    gap: float
-    status: str
-    solve_seconds: float
+    sites_per_phase: tuple[int, ...] | None
+    budgets: tuple[float, ...] | None
+    rules: SiteRules
 
-    @property
-    def covered_share(self) -> NDArray[np.float64]:
-        """Covered share of the projected demand in each phase (0..1)."""
-        return self.covered_weight / np.maximum(self.total_weight, 1e-12)
+    @classmethod
+    def from_coverage(
+        cls,
+        coverage: sp.spmatrix | sp.sparray | ArrayLike,
+        *,
+        weights: ArrayLike,
+        years: Sequence[int],
+        sites_per_phase: Sequence[int] | None = None,
+        budgets: Sequence[float] | None = None,
+        site_cost: ArrayLike | None = None,
+        fixed: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+    ) -> PhasedMCLP:
+        """Build a phased plan's model.
+
+        Parameters
+        ----------
+        coverage : sparse matrix or array, shape (n_demand, n_candidates)
+            Truthy where a candidate covers a demand point.
+        weights : array-like, shape (n_phases, n_demand)
+            Projected demand (households) in each phase year.
+        years : sequence of int
+            Phase years, increasing (e.g. 2025, 2028, 2030).
+        sites_per_phase : sequence of int, optional
+            New sites allowed in each phase (fixed sites do not count).
+        budgets : sequence of float, optional
+            Opening budget of each phase (with ``site_cost``; 1 per site without it).
+        site_cost : array-like, shape (n_candidates,), optional
+            Opening cost per site (1 each when omitted).
+        fixed, forbidden : array-like of int, optional
+            Existing sites (open from the first phase) / sites that may not open.
+
+        Raises
+        ------
+        InputError
+            Listing every problem with the inputs.
+        """
+        cov, w = _check(coverage, weights, years, sites_per_phase, budgets)
+        m = cov.shape[1]
+        cost = np.ones(m) if site_cost is None else np.asarray(site_cost, dtype=float)
+        rules = SiteRules.build(m, fixed=fixed, forbidden=forbidden, site_cost=cost)
+        return cls(
+            coverage=cov,
+            weights=frozen_array(w),
+            years=tuple(int(v) for v in years),
+            sites_per_phase=None if sites_per_phase is None else tuple(int(v) for v in sites_per_phase),
+            budgets=None if budgets is None else tuple(float(v) for v in budgets),
+            rules=rules,
+        )
+
+    def solve(self, options: SolveOptions | None = None) -> PhasedResult:
+        """Solve the joint MIP (HiGHS) and return a :class:`PhasedResult`.
+
+        Parameters
+        ----------
+        options : SolveOptions, optional
+            ``time_limit``, ``mip_gap``, ``threads`` and ``seed`` go to HiGHS; the best plan and
+            bound so far are returned at the time limit (``status="time_limit"``).
+        """
+        opts = options or SolveOptions()
+        start = time.perf_counter()
+        cov, w, cost = self.coverage, self.weights, np.asarray(self.rules.site_cost)
+        n, m = cov.shape
+        t_count = len(self.years)
+        labels, n_rows = row_signature_groups(cov)
+        first = np.full(n_rows, -1, dtype=np.int64)
+        first[labels[::-1]] = np.arange(n)[::-1]
+        a = sp.csr_matrix(cov[first])
+        wr = np.stack([np.bincount(labels, weights=w[t], minlength=n_rows) for t in range(t_count)])
+        # columns: y (m x T) then z (n_rows x T); phase-major blocks
+        ny, nz = m * t_count, n_rows * t_count
+        rows, lo, hi = _rows(
+            a,
+            m=m,
+            n_rows=n_rows,
+            t_count=t_count,
+            n_fixed=self.rules.fixed.size,
+            cost=cost,
+            sites_per_phase=self.sites_per_phase,
+            budgets=self.budgets,
+        )
+        c = np.concatenate([np.zeros(ny), wr.ravel()])
+        col_lo, col_hi = np.zeros(ny + nz), np.ones(ny + nz)
+        col_lo[self.rules.fixed] = 1.0  # phase 0 block; nesting carries them on
+        for t in range(t_count):
+            col_hi[t * m + self.rules.forbidden] = 0.0
+        integer = np.concatenate([np.ones(ny, dtype=bool), np.zeros(nz, dtype=bool)])
+        sol = solve_mip(
+            c, rows, lo, hi, col_lower=col_lo, col_upper=col_hi, integer=integer, sense="max",
+            time_limit=opts.time_limit, mip_rel_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed,
+        )  # fmt: skip
+        if not sol.has_solution:
+            reason = (
+                "no nested plan meets the sites per phase, the budgets and the fixed sites"
+                if sol.status == "infeasible"
+                else "the time limit ran out before any plan was found"
+            )
+            return self._infeasible(reason, start)
+        y = np.rint(sol.x[:ny]).reshape(t_count, m).astype(bool)
+        opened = np.full(m, -1, dtype=np.int64)
+        for t in range(t_count - 1, -1, -1):
+            opened[y[t]] = t
+        status = "optimal" if sol.status == "optimal" else "time_limit"
+        return self._result(opened, float(sol.bound), status=status, start=start)
+
+    def evaluate(self, selected: ArrayLike, *, opened_in: ArrayLike | None = None) -> PhasedResult:
+        """Compute the plan's figures for given sites: every phase covered by the sites open by then.
+
+        Parameters
+        ----------
+        selected : array-like of int
+            Sites open in the last phase.
+        opened_in : array-like of int, shape (n_candidates,), optional
+            Phase index in which each site opens (``-1`` never); without it every ``selected``
+            site is open from the first phase.
+
+        Returns
+        -------
+        PhasedResult
+            ``status="feasible"`` when the plan keeps every rule (``bound`` and ``gap`` are
+            NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
+            ``reason`` and the figures still computed.
+
+        Raises
+        ------
+        InputError
+            When an index is out of range or ``opened_in`` does not match ``selected``.
+        """
+        start = time.perf_counter()
+        m = self.coverage.shape[1]
+        sel = selection_indices(selected, m)
+        if opened_in is None:
+            phase = np.full(m, -1, dtype=np.int64)
+            phase[sel] = 0
+        else:
+            phase = np.asarray(opened_in, dtype=np.int64).ravel()
+            bad = phase.shape != (m,) or bool(((phase < -1) | (phase >= len(self.years))).any())
+            if bad or not np.array_equal(np.flatnonzero(phase >= 0), sel):
+                raise InputError(
+                    Problem("opened_in", f"must give, for each of the {m} candidates, the phase index "
+                            "(-1 never) with exactly the selected sites opening", "use result.opened_in")
+                )  # fmt: skip
+        result = self._result(phase, float("nan"), status="feasible", start=start)
+        broken = self._broken(phase)
+        return result if not broken else replace(result, status="infeasible", reason="; ".join(broken))
+
+    def _broken(self, phase: NDArray[np.int64]) -> list[str]:
+        """Say which rules a plan breaks (empty when it keeps them all)."""
+        out = []
+        fixed_late = self.rules.fixed[phase[self.rules.fixed] != 0]
+        if fixed_late.size:
+            out.append(f"fixed sites {rows_text(fixed_late)} must open in the first phase")
+        opened_bad = self.rules.forbidden[phase[self.rules.forbidden] >= 0]
+        if opened_bad.size:
+            out.append(f"forbidden sites {rows_text(opened_bad)} are open")
+        cost = np.asarray(self.rules.site_cost)
+        for t in range(len(self.years)):
+            if self.sites_per_phase is not None:
+                allowed = self.rules.fixed.size + sum(self.sites_per_phase[: t + 1])
+                if int(((phase >= 0) & (phase <= t)).sum()) > allowed:
+                    out.append(f"phase {self.years[t]} has more than {allowed} sites")
+            if self.budgets is not None and float(cost[phase == t].sum()) > self.budgets[t] + 1e-9:
+                out.append(f"phase {self.years[t]} spends more than its budget {self.budgets[t]:g}")
+        return out
+
+    def _result(self, phase: NDArray[np.int64], bound: float, *, status: str, start: float) -> PhasedResult:
+        """Build the frozen result of the plan ``phase`` (phase index per candidate, -1 never)."""
+        cov, w = self.coverage, self.weights
+        t_count, m = len(self.years), cov.shape[1]
+        csc = cov.tocsc()
+        selected = tuple(frozen_array(np.flatnonzero((phase >= 0) & (phase <= t))) for t in range(t_count))
+        covered = np.zeros(t_count)
+        load = np.zeros(m)
+        assignment = np.full(cov.shape[0], -1, dtype=np.int64)
+        for t in range(t_count):
+            assignment = assign_first_cover(CoverageData(csr=cov, csc=csc, weights=w[t]), selected[t])
+            hit = assignment >= 0
+            covered[t] = float(w[t][hit].sum())
+            load += np.bincount(assignment[hit], weights=w[t][hit], minlength=m)
+        objective = float(covered.sum())
+        bound = max(bound, objective) if np.isfinite(bound) else bound
+        return PhasedResult(
+            model="PhasedMCLP",
+            status=status,  # type: ignore[arg-type]
+            objective=objective,
+            bound=bound,
+            gap=relative_gap(objective, bound) if np.isfinite(bound) else float("nan"),
+            selected=selected[-1],
+            assignment=frozen_array(assignment),
+            load=frozen_array(load),
+            covered_weight=objective,
+            total_weight=float(w.sum()),
+            solve_seconds=time.perf_counter() - start,
+            solver="highs-mip (joint nested phases)" if np.isfinite(bound) else "evaluate",
+            method="exact",
+            years=self.years,
+            opened_in=frozen_array(phase),
+            phase_selected=selected,
+            phase_covered_weight=frozen_array(covered),
+            phase_total_weight=frozen_array(w.sum(axis=1)),
+        )
+
+    def _infeasible(self, reason: str, start: float) -> PhasedResult:
+        n, m = self.coverage.shape
+        t_count = len(self.years)
+        empty = frozen_array(np.empty(0, dtype=np.int64))
+        return PhasedResult(
+            model="PhasedMCLP", status="infeasible", objective=float("nan"), bound=float("nan"),
+            gap=float("nan"), selected=empty, assignment=frozen_array(np.full(n, -1, dtype=np.int64)),
+            load=frozen_array(np.zeros(m)), covered_weight=0.0, total_weight=float(self.weights.sum()),
+            solve_seconds=time.perf_counter() - start, solver="highs-mip (joint nested phases)",
+            method="exact", reason=reason, years=self.years,
+            opened_in=frozen_array(np.full(m, -1, dtype=np.int64)),
+            phase_selected=tuple(empty for _ in range(t_count)),
+            phase_covered_weight=frozen_array(np.zeros(t_count)),
+            phase_total_weight=frozen_array(self.weights.sum(axis=1)),
+        )  # fmt: skip
 
 
 def _check(
@@ -113,108 +353,6 @@ def _check(
             )
     raise_if_problems(problems, title="invalid phased plan")
     return cov, w
-
-
-def solve_phased(
-    coverage: sp.spmatrix | sp.sparray | ArrayLike,
-    weights: ArrayLike,
-    *,
-    years: Sequence[int],
-    sites_per_phase: Sequence[int] | None = None,
-    budgets: Sequence[float] | None = None,
-    site_cost: ArrayLike | None = None,
-    fixed: ArrayLike | None = None,
-    forbidden: ArrayLike | None = None,
-    time_limit: float | None = 120.0,
-    seed: int = 0,
-) -> PhasedPlan:
-    """Choose nested sites for several phases at once (see :class:`PhasedPlan`).
-
-    Parameters
-    ----------
-    coverage : sparse matrix or array, shape (n_demand, n_candidates)
-        Truthy where a candidate covers a demand point.
-    weights : array-like, shape (n_phases, n_demand)
-        Projected demand (households) in each phase year.
-    years : sequence of int
-        Phase years, increasing (e.g. 2025, 2028, 2030).
-    sites_per_phase : sequence of int, optional
-        New sites allowed in each phase (fixed sites do not count).
-    budgets : sequence of float, optional
-        Opening budget of each phase (needs ``site_cost``).
-    site_cost : array-like, shape (n_candidates,), optional
-        Opening cost per site (1 each when omitted).
-    fixed, forbidden : array-like of int, optional
-        Existing sites (open from the first phase) / sites that may not open.
-    time_limit : float, optional
-        Seconds for HiGHS; the best plan and bound so far are returned.
-    seed : int
-        HiGHS random seed.
-    """
-    start = time.perf_counter()
-    cov, w = _check(coverage, weights, years, sites_per_phase, budgets)
-    n, m = cov.shape
-    t_count = len(years)
-    fixed_idx = as_index_array(fixed, where="fixed", n=m)
-    forbidden_idx = as_index_array(forbidden, where="forbidden", n=m)
-    cost = np.ones(m) if site_cost is None else np.asarray(site_cost, dtype=float)
-    labels, n_rows = row_signature_groups(cov)
-    first = np.full(n_rows, -1, dtype=np.int64)
-    first[labels[::-1]] = np.arange(n)[::-1]
-    a = sp.csr_matrix(cov[first])
-    wr = np.stack([np.bincount(labels, weights=w[t], minlength=n_rows) for t in range(t_count)])
-    # columns: y (m x T) then z (n_rows x T); phase-major blocks
-    ny, nz = m * t_count, n_rows * t_count
-    rows, lo, hi = _rows(
-        a,
-        m=m,
-        n_rows=n_rows,
-        t_count=t_count,
-        n_fixed=fixed_idx.size,
-        cost=cost,
-        sites_per_phase=sites_per_phase,
-        budgets=budgets,
-    )
-    c = np.concatenate([np.zeros(ny), wr.ravel()])
-    col_lo, col_hi = np.zeros(ny + nz), np.ones(ny + nz)
-    col_lo[fixed_idx] = 1.0  # phase 0 block; nesting carries them on
-    for t in range(t_count):
-        col_hi[t * m + forbidden_idx] = 0.0
-    integer = np.concatenate([np.ones(ny, dtype=bool), np.zeros(nz, dtype=bool)])
-    sol = solve_mip(
-        c,
-        rows,
-        lo,
-        hi,
-        col_lower=col_lo,
-        col_upper=col_hi,
-        integer=integer,
-        sense="max",
-        time_limit=time_limit,
-        seed=seed,
-    )
-    if not sol.has_solution:
-        return _empty(years, m, w, sol.status, time.perf_counter() - start)
-    y = np.rint(sol.x[:ny]).reshape(t_count, m).astype(bool)
-    selected = tuple(frozen_array(np.flatnonzero(y[t])) for t in range(t_count))
-    opened = np.full(m, -1, dtype=np.int64)
-    for t in range(t_count - 1, -1, -1):
-        opened[y[t]] = t
-    covered = np.array(
-        [float(w[t][np.asarray(cov @ y[t].astype(float)).ravel() > 0].sum()) for t in range(t_count)]
-    )
-    return PhasedPlan(
-        years=tuple(int(v) for v in years),
-        opened_in=frozen_array(opened),
-        selected=selected,
-        covered_weight=frozen_array(covered),
-        total_weight=frozen_array(w.sum(axis=1)),
-        objective=float(covered.sum()),
-        bound=float(sol.bound),
-        gap=relative_gap(float(covered.sum()), float(sol.bound)),
-        status=sol.status,
-        solve_seconds=time.perf_counter() - start,
-    )
 
 
 def _rows(
@@ -269,21 +407,3 @@ def _rows(
             lo.append(np.array([-np.inf]))
             hi.append(np.array([float(budgets[t])]))
     return sp.csr_matrix(sp.vstack(blocks)), np.concatenate(lo), np.concatenate(hi)
-
-
-def _empty(years: Sequence[int], m: int, w: np.ndarray, status: str, seconds: float) -> PhasedPlan:
-    if status != "infeasible":
-        raise InputError(Problem("time_limit", "no plan found within the time limit", "allow more time"))
-    t_count = len(years)
-    return PhasedPlan(
-        years=tuple(int(v) for v in years),
-        opened_in=frozen_array(np.full(m, -1, dtype=np.int64)),
-        selected=tuple(frozen_array(np.empty(0, dtype=np.int64)) for _ in range(t_count)),
-        covered_weight=frozen_array(np.zeros(t_count)),
-        total_weight=frozen_array(w.sum(axis=1)),
-        objective=float("nan"),
-        bound=float("nan"),
-        gap=float("nan"),
-        status="infeasible",
-        solve_seconds=seconds,
-    )

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import InputError, Problem, raise_if_problems
-from siting.models.base import Group, Method, SolveResult, frozen_array, relative_gap
-from siting.models.median._neighbours import Neighbours, rows_text
-from siting.models.median.pmedian import PMedian
+from siting.errors import Problem
+from siting.models._inputs import Neighbours
+from siting.models._results import selection_indices
+from siting.models.base import SolveOptions, SolveResult, frozen_array, relative_gap, rows_text
+from siting.models.median._common import cost_input, evaluated, infeasible_result, lower_bound, precheck
+from siting.models.rules import Group, SiteRules
 from siting.models.solvers.highs import solve_mip
 from siting.models.solvers.interchange import interchange
 
 __all__ = ["CapacitatedPMedian"]
 
-EXACT_MAX_ENTRIES = 250_000  # reachable pairs up to which method="auto" runs the exact MIP
+#: Reachable pairs up to which ``method="auto"`` runs the exact MIP.
+EXACT_MAX_ENTRIES = 250_000
+#: Interchange starts of the heuristic (one when it only opens the exact MIP).
+INTERCHANGE_STARTS = 4
 
 
-class CapacitatedPMedian(PMedian):
+@dataclass(frozen=True)
+class CapacitatedPMedian:
     r"""Capacitated p-median, single sourcing (Osman & Christofides 1994).
 
     With demand :math:`q_i`, capacity :math:`Q_j`, binary :math:`y_j` (open) and
@@ -42,17 +48,41 @@ class CapacitatedPMedian(PMedian):
     on the uncapacitated problem (unit weights), then regret-ordered greedy
     assignment within capacities; the bound is the uncapacitated Lagrangian
     bound (valid: dropping capacities only relaxes).
+
+    Build with :meth:`from_cost_matrix`.
+
+    Attributes
+    ----------
+    cost : scipy.sparse.csr_matrix, shape (n_demand, n_candidates)
+        Allowed pairs and their cost.
+    demand : ndarray of float, shape (n_demand,)
+        Demand of each row (the unit of ``capacity``).
+    capacity : ndarray of float, shape (n_candidates,)
+        Capacity of each site.
+    p : int or None
+        Sites to open.
+    rules : SiteRules
+        Fixed / forbidden sites, costs and budget, groups.
     """
 
-    model_name = "capacitated p-median"
-    weights_option = "demand"
+    #: Name in results.
+    MODEL: ClassVar[str] = "capacitated p-median"
+    #: The ``from_cost_matrix`` keyword of the demand column (for :mod:`siting.adapters`).
+    weights_option: ClassVar[str] = "demand"
 
-    def __init__(self, cost: sp.csr_matrix, weights: NDArray[np.float64], p: int | None, rules: Any) -> None:
-        super().__init__(cost, weights, p, rules)
-        self.capacity = np.ones(cost.shape[1])
+    cost: sp.csr_matrix
+    demand: NDArray[np.float64]
+    capacity: NDArray[np.float64]
+    p: int | None
+    rules: SiteRules
+
+    @property
+    def p_exact(self) -> bool:
+        """Whether exactly ``p`` sites open (no budget); with a budget at most ``p``."""
+        return self.p is not None and self.rules.budget is None
 
     @classmethod
-    def from_cost_matrix(  # type: ignore[override]
+    def from_cost_matrix(
         cls,
         cost: ArrayLike | sp.spmatrix | sp.sparray,
         *,
@@ -84,42 +114,18 @@ class CapacitatedPMedian(PMedian):
         InputError
             Listing every problem with the inputs.
         """
-        problems: list[Problem] = []
-        try:
-            model = super().from_cost_matrix(
-                cost, p=p, weights=demand, fixed=fixed, forbidden=forbidden, site_cost=site_cost,
-                budget=budget, groups=groups, min_per_group=min_per_group,
-            )  # fmt: skip
-        except InputError as exc:
-            problems.extend(
-                Problem("demand", q.message, q.fix, q.rows) if q.where == "weights" else q
-                for q in exc.problems
-            )
-            model = None
-        cap = np.asarray(capacity, dtype=float).ravel()
-        shape = tuple(getattr(cost, "shape", np.shape(cost)))
-        if len(shape) == 2:
-            m = int(shape[1])
-            cap = np.full(m, float(cap[0])) if cap.size == 1 else cap
-            if cap.shape != (m,):
-                problems.append(
-                    Problem("capacity", f"has {cap.size} values for {m} candidates", "one per site")
-                )
-        if not np.isfinite(cap).all() or (cap < 0).any():
-            problems.append(Problem("capacity", "has negative or non-finite values", "use capacities >= 0"))
-        raise_if_problems(problems, title=f"invalid {cls.model_name} input")
-        assert isinstance(model, CapacitatedPMedian)
-        model.capacity = cap
-        return model
-
-    @staticmethod
-    def _objective(dist: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
-        """Sum of assigned costs (not demand-weighted)."""
-        return float(dist.sum())
+        data, cap = cost_input(
+            cost, p=p, weights=demand, fixed=fixed, forbidden=forbidden, site_cost=site_cost,
+            budget=budget, groups=groups, min_per_group=min_per_group, title=f"invalid {cls.MODEL} input",
+            weights_name="demand", extra=lambda problems, m: _check_capacity(problems, capacity, m),
+        )  # fmt: skip
+        return cls(
+            cost=data.cost, demand=data.weights, capacity=frozen_array(cap), p=data.p, rules=data.rules
+        )
 
     def _capacity_precheck(self, nb: Neighbours) -> str:
         reasons = []
-        fits = self.weights[nb.row_of_entry] <= self.capacity[nb.cols] + 1e-9
+        fits = self.demand[nb.row_of_entry] <= self.capacity[nb.cols] + 1e-9
         n_fit = np.bincount(nb.row_of_entry[fits], minlength=nb.n)
         bad = np.flatnonzero(n_fit == 0)
         if bad.size:
@@ -127,36 +133,33 @@ class CapacitatedPMedian(PMedian):
         if self.p is not None:
             caps = np.sort(self.capacity[self.rules.allowed])[::-1]
             best = float(caps[: self.p].sum())
-            if best + 1e-9 < float(self.weights.sum()):
+            if best + 1e-9 < float(self.demand.sum()):
                 reasons.append(
-                    f"total demand {self.weights.sum():g} exceeds the {self.p} largest capacities ({best:g})"
+                    f"total demand {self.demand.sum():g} exceeds the {self.p} largest capacities ({best:g})"
                 )
         return "; ".join(reasons)
 
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        n_starts: int | None = None,
-        mip_rel_gap: float = 1e-6,
-        threads: int | None = None,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve and return a :class:`~siting.models.base.SolveResult` (objective = sum of assigned costs).
 
-        Parameters are as in :meth:`PMedian.solve`; ``auto`` is exact up to
-        ``EXACT_MAX_ENTRIES`` reachable pairs.
+        Parameters
+        ----------
+        options : SolveOptions, optional
+            ``method="auto"`` is exact up to ``EXACT_MAX_ENTRIES`` reachable pairs.
         """
+        opts = options or SolveOptions()
+        time_limit, method, seed, mip_rel_gap = opts.time_limit, opts.method, opts.seed, opts.mip_gap
         start = time.perf_counter()
         deadline = start + time_limit if time_limit is not None else np.inf
-        if method not in ("auto", "exact", "heuristic"):
-            raise InputError(Problem("method", f"unknown method {method!r}", "use auto, exact or heuristic"))
         nb = Neighbours.build(self.cost, self.rules.allowed)
         chosen: Any = (
             method if method != "auto" else ("exact" if nb.vals.size <= EXACT_MAX_ENTRIES else "heuristic")
         )
-        reason = "; ".join(filter(None, [self._precheck(nb), self._capacity_precheck(nb)]))
+        reason = "; ".join(
+            filter(
+                None, [precheck(nb, self.rules, self.p, p_exact=self.p_exact), self._capacity_precheck(nb)]
+            )
+        )
         if reason:
             return self._infeasible(reason, start, chosen)
         if chosen == "exact":
@@ -168,49 +171,50 @@ class CapacitatedPMedian(PMedian):
                 if first.status == "feasible"
                 else None
             )
-            return self._exact_mip(nb, start, deadline, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed,
-                                   incumbent=incumbent)  # fmt: skip
-        return self._heuristic(nb, start, deadline, seed=seed, n_starts=4 if n_starts is None else n_starts)
+            return self._exact_mip(nb, start, deadline, opts, incumbent=incumbent)
+        return self._heuristic(nb, start, deadline, seed=seed, n_starts=INTERCHANGE_STARTS)
 
     def _exact_mip(
         self,
         nb: Neighbours,
         start: float,
         deadline: float,
+        opts: SolveOptions,
         *,
-        mip_rel_gap: float,
-        threads: int | None,
-        seed: int,
         incumbent: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+        rules: SiteRules | None = None,
     ) -> SolveResult:
+        """Solve the assignment MIP in HiGHS; ``rules`` replaces the model's own (``evaluate`` fixes the sites)."""
+        rules = rules if rules is not None else self.rules
         m = nb.m
-        fits = self.weights[nb.row_of_entry] <= self.capacity[nb.cols] + 1e-9
+        fits = self.demand[nb.row_of_entry] <= self.capacity[nb.cols] + 1e-9
         ent = np.flatnonzero(fits)
         k = ent.size
         r, j = nb.row_of_entry[ent], nb.cols[ent]
         xc = m + np.arange(k)
         assign = sp.csr_matrix((np.ones(k), (r, xc)), shape=(nb.n, m + k))
         cap_rows = sp.csr_matrix(
-            (np.concatenate([self.weights[r], -self.capacity]), (np.concatenate([j, np.arange(m)]),
+            (np.concatenate([self.demand[r], -self.capacity]), (np.concatenate([j, np.arange(m)]),
              np.concatenate([xc, np.arange(m)]))), shape=(m, m + k),
         )  # fmt: skip
         link = sp.csr_matrix(
             (np.concatenate([np.ones(k), -np.ones(k)]), (np.tile(np.arange(k), 2), np.concatenate([xc, j]))),
             shape=(k, m + k),
         )
-        site_a, site_lo, site_hi = self.rules.constraint_rows(p=self.p, p_exact=self.p_exact)
+        site_a, site_lo, site_hi = rules.constraint_rows(p=self.p, p_exact=self.p_exact)
         a = sp.vstack(
             [assign, cap_rows, link, sp.hstack([site_a, sp.csr_matrix((site_a.shape[0], k))])], format="csr"
         )
         lo = np.concatenate([np.ones(nb.n), np.full(m + k, -np.inf), site_lo])
         hi = np.concatenate([np.ones(nb.n), np.zeros(m + k), site_hi])
-        y_lo, y_hi = self.rules.column_bounds()
+        y_lo, y_hi = rules.column_bounds()
         initial = None if incumbent is None else _as_columns(incumbent, m, r, j)
         left = None if not np.isfinite(deadline) else max(deadline - time.perf_counter(), 0.1)
         sol = solve_mip(
             np.concatenate([np.zeros(m), nb.vals[ent]]), a, lo, hi,
             col_lower=np.concatenate([y_lo, np.zeros(k)]), col_upper=np.concatenate([y_hi, np.ones(k)]),
-            integer=np.ones(m + k, dtype=bool), time_limit=left, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed,
+            integer=np.ones(m + k, dtype=bool), time_limit=left, mip_rel_gap=opts.mip_gap, threads=opts.threads,
+            seed=opts.seed,
             initial=initial,
         )  # fmt: skip
         if sol.status == "infeasible":
@@ -241,12 +245,10 @@ class CapacitatedPMedian(PMedian):
         if assignment is None:
             return self._infeasible("greedy assignment could not fit the demand into the chosen sites' "
                                     "capacities (not proven; try method='exact')", start, "heuristic")  # fmt: skip
-        saved_w = self.weights
-        try:
-            self.weights = ones
-            lb = self._bound(nb, heur.selected, heur.objective, deadline)
-        finally:
-            self.weights = saved_w
+        lb = lower_bound(
+            nb, ones, self.rules, self.p, p_exact=self.p_exact, incumbent=heur.selected, upper=heur.objective,
+            deadline=deadline,
+        )  # fmt: skip
         solver = f"interchange+regret-assignment+lagrangian({lb.iterations} it)"
         return self._cap_result(
             nb,
@@ -271,13 +273,13 @@ class CapacitatedPMedian(PMedian):
         first = np.where(ends > starts, vals[np.minimum(starts, max(vals.size - 1, 0))], np.inf)
         second = np.where(ends - starts > 1, vals[np.minimum(starts + 1, max(vals.size - 1, 0))], np.inf)
         regret = np.where(np.isfinite(second), second - first, np.inf)
-        order = np.lexsort((-self.weights, -regret))
+        order = np.lexsort((-self.demand, -regret))
         assignment = np.full(nb.n, -1, dtype=np.int64)
         for i in order:
             for e in range(starts[i], ends[i]):
-                if room[cols[e]] + 1e-9 >= self.weights[i]:
+                if room[cols[e]] + 1e-9 >= self.demand[i]:
                     assignment[i] = cols[e]
-                    room[cols[e]] -= self.weights[i]
+                    room[cols[e]] -= self.demand[i]
                     break
             else:
                 return None
@@ -297,15 +299,54 @@ class CapacitatedPMedian(PMedian):
         if status == "optimal" and gap > 1e-6:
             status = "feasible"
         return SolveResult(
-            model=self.model_name, status=status, objective=objective, bound=bound, gap=gap,
+            model=self.MODEL, status=status, objective=objective, bound=bound, gap=gap,
             selected=frozen_array(np.sort(selected).astype(np.int64)), assignment=frozen_array(assignment),
-            load=frozen_array(np.bincount(assignment[served], self.weights[served], minlength=nb.m)),
-            covered_weight=float(self.weights[served].sum()), total_weight=float(self.weights.sum()),
+            load=frozen_array(np.bincount(assignment[served], self.demand[served], minlength=nb.m)),
+            covered_weight=float(self.demand[served].sum()), total_weight=float(self.demand.sum()),
             solve_seconds=time.perf_counter() - start, solver=solver, method=method,
             extra={"max_utilisation": float(
-                (np.bincount(assignment[served], self.weights[served], minlength=nb.m)[selected]
+                (np.bincount(assignment[served], self.demand[served], minlength=nb.m)[selected]
                  / np.maximum(self.capacity[selected], 1e-12)).max()) if selected.size else 0.0},
         )  # fmt: skip
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the cheapest single-source assignment of the demand to given open sites (an exact MIP).
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when the demand fits the sites' capacities and the site rules
+            hold (``bound`` and ``gap`` NaN), else ``"infeasible"`` with the reason.
+        """
+        start = time.perf_counter()
+        m = self.rules.n_candidates
+        sel = selection_indices(selected, m)
+        nb = Neighbours.build(self.cost)
+        fixed_sites = SiteRules.build(m, fixed=sel, forbidden=np.setdiff1d(np.arange(m), sel))
+        opts = SolveOptions(method="exact")
+        result = self._exact_mip(nb, start, np.inf, opts, rules=fixed_sites)
+        if result.status == "infeasible":
+            empty = self._cap_result(nb, sel, np.full(nb.n, -1, dtype=np.int64), np.inf, status="feasible",
+                                     start=start, solver="evaluate", method="exact")  # fmt: skip
+            out = evaluated(empty, self.rules, self.p)
+            reason = "; ".join(r for r in (out.reason, "the demand does not fit the sites' capacities") if r)
+            return replace(out, status="infeasible", reason=reason)
+        return evaluated(result, self.rules, self.p)
+
+    def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
+        return infeasible_result(self.MODEL, self.cost, self.demand, reason, start=start, method=method)
+
+
+def _check_capacity(problems: list[Problem], capacity: object, m: int | None) -> NDArray[np.float64]:
+    """Validate the capacities (one value for every site, or one per site; finite, ``>= 0``)."""
+    cap = np.asarray(capacity, dtype=float).ravel()
+    if m is not None:
+        cap = np.full(m, float(cap[0])) if cap.size == 1 else cap
+        if cap.shape != (m,):
+            problems.append(Problem("capacity", f"has {cap.size} values for {m} candidates", "one per site"))
+    if not np.isfinite(cap).all() or (cap < 0).any():
+        problems.append(Problem("capacity", "has negative or non-finite values", "use capacities >= 0"))
+    return cap
 
 
 def _as_columns(

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import InputError, Problem
-from siting.models.base import Method, SolveResult
-from siting.models.median._neighbours import Neighbours
-from siting.models.median.pmedian import PMedian
+from siting.models._inputs import Neighbours
+from siting.models._results import selection_indices
+from siting.models.base import SolveOptions, SolveResult
+from siting.models.median._common import cost_input, evaluated, infeasible_result, median_result, precheck
+from siting.models.rules import Group, SiteRules
 from siting.models.solvers.highs import solve_mip
 
 __all__ = ["PCenter"]
 
-EXACT_MAX_ENTRIES = 1_500_000  # reachable pairs up to which method="auto" runs the exact search
+#: Reachable pairs up to which ``method="auto"`` runs the exact search.
+EXACT_MAX_ENTRIES = 1_500_000
 
 
-class PCenter(PMedian):
+def _largest(dist: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+    """Largest cost over the assigned demand (weights do not count)."""
+    return float(dist.max()) if dist.size else 0.0
+
+
+@dataclass(frozen=True)
+class PCenter:
     r"""The vertex p-center model (Hakimi 1965; Minieka 1970).
 
     Open sites :math:`y_j \in \{0, 1\}` to minimise
@@ -47,55 +57,78 @@ class PCenter(PMedian):
     **Heuristic**: the same binary search with greedy set cover as the test
     (an achievable radius when greedy covers with ``p`` sites); the bound is
     :math:`\max_i \min_j c_{ij}`.
+
+    Build with :meth:`from_cost_matrix`.
+
+    Attributes
+    ----------
+    cost : scipy.sparse.csr_matrix, shape (n_demand, n_candidates)
+        Reachable pairs and their cost.
+    weights : ndarray of float, shape (n_demand,)
+        Demand weights (reported only).
+    p : int or None
+        Most sites to open.
+    rules : SiteRules
+        Fixed / forbidden sites, costs and budget, groups.
     """
 
-    model_name = "p-center"
+    #: Name in results.
+    MODEL: ClassVar[str] = "p-center"
+    #: The ``from_cost_matrix`` keyword of the demand column (for :mod:`siting.adapters`).
+    weights_option: ClassVar[str] = "weights"
+    #: At most ``p`` sites: an extra site never lengthens the largest cost.
+    p_exact: ClassVar[bool] = False
 
-    def __init__(self, cost: sp.csr_matrix, weights: NDArray[np.float64], p: int | None, rules: Any) -> None:
-        super().__init__(cost, weights, p, rules)
-        self.p_exact = False  # at most p sites: an extra site never lengthens the largest cost
+    cost: sp.csr_matrix
+    weights: NDArray[np.float64]
+    p: int | None
+    rules: SiteRules
 
-    @staticmethod
-    def _objective(dist: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
-        """Largest cost over the assigned demand."""
-        return float(dist.max()) if dist.size else 0.0
-
-    def solve(
-        self,
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: ArrayLike | sp.spmatrix | sp.sparray,
         *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        n_starts: int | None = None,
-        mip_rel_gap: float = 1e-6,
-        threads: int | None = None,
-    ) -> SolveResult:
+        p: int | None = None,
+        weights: ArrayLike | None = None,
+        fixed: Sequence[int] | ArrayLike | None = None,
+        forbidden: Sequence[int] | ArrayLike | None = None,
+        site_cost: ArrayLike | None = None,
+        budget: float | None = None,
+        groups: Mapping[str, Sequence[int] | ArrayLike] | Sequence[Group] | None = None,
+        min_per_group: int = 1,
+    ) -> PCenter:
+        """Build the model from a cost matrix (arguments as :meth:`PMedian.from_cost_matrix`).
+
+        Raises
+        ------
+        InputError
+            Listing every problem with the inputs.
+        """
+        data, _ = cost_input(
+            cost, p=p, weights=weights, fixed=fixed, forbidden=forbidden, site_cost=site_cost,
+            budget=budget, groups=groups, min_per_group=min_per_group, title=f"invalid {cls.MODEL} input",
+        )  # fmt: skip
+        return cls(cost=data.cost, weights=data.weights, p=data.p, rules=data.rules)
+
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve and return a :class:`~siting.models.base.SolveResult` (objective = largest cost).
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds for the whole search.
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` is exact up to ``EXACT_MAX_ENTRIES`` reachable pairs.
-        seed : int
-            HiGHS seed.
-        n_starts : int
-            Unused (kept for a uniform signature).
-        mip_rel_gap : float
-            Unused: feasibility MIPs are solved to optimality.
-        threads : int, optional
-            HiGHS threads.
+        options : SolveOptions, optional
+            ``method="auto"`` is exact up to ``EXACT_MAX_ENTRIES`` reachable pairs; the
+            feasibility MIPs are solved to optimality (``mip_gap`` is not used).
         """
+        opts = options or SolveOptions()
+        time_limit, method, seed, threads = opts.time_limit, opts.method, opts.seed, opts.threads
         start = time.perf_counter()
         deadline = start + time_limit if time_limit is not None else np.inf
-        if method not in ("auto", "exact", "heuristic"):
-            raise InputError(Problem("method", f"unknown method {method!r}", "use auto, exact or heuristic"))
         nb = Neighbours.build(self.cost, self.rules.allowed)
         chosen: Any = (
             method if method != "auto" else ("exact" if nb.vals.size <= EXACT_MAX_ENTRIES else "heuristic")
         )
-        reason = self._precheck(nb)
+        reason = precheck(nb, self.rules, self.p, p_exact=False)
         if reason:
             return self._infeasible(reason, start, chosen)
         radii = np.unique(nb.vals)
@@ -232,3 +265,32 @@ class PCenter(PMedian):
             nb, best, float(radii[lo]), status=status, start=start,
             solver=f"greedy+highs-setcover({mips} MIPs)", method="exact",
         )  # fmt: skip
+
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the largest cost to the nearest of given open sites (no solve).
+
+        Returns
+        -------
+        SolveResult
+            ``status="feasible"`` when every demand row reaches an open site and the site
+            rules hold (``bound`` and ``gap`` NaN), else ``"infeasible"`` with the reason.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.rules.n_candidates)
+        nb = Neighbours.build(self.cost)
+        result = self._result(
+            nb, sel, np.inf, status="feasible", start=start, solver="evaluate", method="exact"
+        )
+        return evaluated(result, self.rules, self.p)
+
+    def _result(
+        self, nb: Neighbours, selected: NDArray[np.int64], bound: float, *, status: Any, start: float,
+        solver: str, method: Any,
+    ) -> SolveResult:  # fmt: skip
+        return median_result(
+            self.MODEL, nb, self.weights, selected, bound, objective_of=_largest, status=status, start=start,
+            solver=solver, method=method,
+        )  # fmt: skip
+
+    def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
+        return infeasible_result(self.MODEL, self.cost, self.weights, reason, start=start, method=method)

@@ -4,31 +4,46 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from siting.errors import InputError, Problem, raise_if_problems
-from siting.models.base import Group, Method, SiteRules, SolveResult, frozen_array, relative_gap
-from siting.models.median._neighbours import (
-    Neighbours,
-    check_cost,
-    check_p,
-    check_weights,
-    rows_text,
-    unreachable_rows,
+from siting.models._inputs import Neighbours
+from siting.models._results import selection_indices
+from siting.models.base import SolveOptions, SolveResult, relative_gap
+from siting.models.median._common import (
+    cost_input,
+    evaluated,
+    infeasible_result,
+    lower_bound,
+    median_result,
+    n_open,
+    precheck,
 )
+from siting.models.rules import Group, SiteRules
 from siting.models.solvers.formulations import build_median_model
 from siting.models.solvers.interchange import InterchangeResult, interchange
 from siting.models.solvers.lagrangian import LagrangianBound, lagrangian_bound, reduced_cost_fixing
 
 __all__ = ["PMedian"]
 
-EXACT_MAX_ENTRIES = 400_000  # reachable pairs up to which method="auto" runs the exact solver
+#: Reachable pairs up to which ``method="auto"`` runs the exact solver.
+EXACT_MAX_ENTRIES = 400_000
+#: Interchange starts (greedy, then GRASP) up to :data:`FEW_STARTS_ABOVE` reachable pairs; one above.
+INTERCHANGE_STARTS = 4
+#: Reachable pairs above which interchange makes a single (greedy) start.
+FEW_STARTS_ABOVE = 2_000_000
 
 
+def _total(dist: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+    """Weighted total cost of the assigned demand."""
+    return float(weights @ dist)
+
+
+@dataclass(frozen=True)
 class PMedian:
     r"""The p-median model (Hakimi 1964; ReVelle & Swain 1970).
 
@@ -63,19 +78,35 @@ class PMedian:
 
     **Heuristic** (city scale). Greedy + GRASP starts and fast swap interchange
     (:mod:`siting.models.solvers.interchange`); the Lagrangian bound certifies the gap.
+
+    Build with :meth:`from_cost_matrix`.
+
+    Attributes
+    ----------
+    cost : scipy.sparse.csr_matrix, shape (n_demand, n_candidates)
+        Reachable pairs and their cost.
+    weights : ndarray of float, shape (n_demand,)
+        Demand weights.
+    p : int or None
+        Sites to open.
+    rules : SiteRules
+        Fixed / forbidden sites, costs and budget, groups.
     """
 
-    model_name = "p-median"
-    weights_option = "weights"  # from_cost_matrix option that takes the demand column
+    #: Name in results.
+    MODEL: ClassVar[str] = "p-median"
+    #: The ``from_cost_matrix`` keyword of the demand column (for :mod:`siting.adapters`).
+    weights_option: ClassVar[str] = "weights"
 
-    def __init__(
-        self, cost: sp.csr_matrix, weights: NDArray[np.float64], p: int | None, rules: SiteRules
-    ) -> None:
-        self.cost = cost
-        self.weights = weights
-        self.p = p
-        self.rules = rules
-        self.p_exact = p is not None and rules.budget is None
+    cost: sp.csr_matrix
+    weights: NDArray[np.float64]
+    p: int | None
+    rules: SiteRules
+
+    @property
+    def p_exact(self) -> bool:
+        """Whether exactly ``p`` sites open (no budget); with a budget at most ``p``."""
+        return self.p is not None and self.rules.budget is None
 
     @classmethod
     def from_cost_matrix(
@@ -118,116 +149,47 @@ class PMedian:
         InputError
             Listing every problem with the inputs.
         """
-        problems: list[Problem] = []
-        csr = check_cost(problems, cost)
-        shape = csr.shape if csr is not None else tuple(getattr(cost, "shape", np.shape(cost)))
-        known = len(shape) == 2
-        n, m = (int(shape[0]), int(shape[1])) if known else (0, 0)
-        w = check_weights(problems, weights, n) if known else np.ones(0)
-        p_int = check_p(problems, p, m, budget=budget) if known else None
-        rules: SiteRules | None = None
-        try:
-            if known:
-                rules = SiteRules.build(
-                    m, fixed=fixed, forbidden=forbidden, site_cost=site_cost, budget=budget,
-                    groups=groups, min_per_group=min_per_group,
-                )  # fmt: skip
-        except InputError as exc:
-            problems.extend(exc.problems)
-        raise_if_problems(problems, title=f"invalid {cls.model_name} input")
-        assert csr is not None
-        assert rules is not None
-        return cls(csr, w, p_int, rules)
+        data, _ = cost_input(
+            cost, p=p, weights=weights, fixed=fixed, forbidden=forbidden, site_cost=site_cost,
+            budget=budget, groups=groups, min_per_group=min_per_group, title=f"invalid {cls.MODEL} input",
+        )  # fmt: skip
+        return cls(cost=data.cost, weights=data.weights, p=data.p, rules=data.rules)
 
-    # -- solving -----------------------------------------------------------------
-    def _n_open(self) -> int:
-        """Sites the Lagrangian inner problem opens (``p``, or the most the budget buys)."""
-        if self.p is not None:
-            return self.p
-        costs = (
-            self.rules.site_cost if self.rules.site_cost is not None else np.zeros(self.rules.n_candidates)
-        )
-        fixed = np.zeros(self.rules.n_candidates, dtype=bool)
-        fixed[self.rules.fixed] = True
-        rest = np.sort(costs[self.rules.allowed & ~fixed])
-        left = (self.rules.budget or 0.0) - float(costs[fixed].sum()) + 1e-9
-        return int(fixed.sum()) + int(np.searchsorted(np.cumsum(rest), left, side="right"))
-
-    def _precheck(self, nb: Neighbours) -> str:
-        reason = self.rules.infeasibility(self.p)
-        if self.p is not None and int(self.rules.allowed.sum()) < self.p and self.p_exact:
-            reason = "; ".join(
-                filter(
-                    None,
-                    [reason, f"p = {self.p} but only {int(self.rules.allowed.sum())} allowed candidates"],
-                )
-            )
-        bad = unreachable_rows(nb)
-        if bad.size:
-            text = f"demand rows {rows_text(bad)} reach no allowed candidate within the cost cutoff"
-            reason = "; ".join(filter(None, [reason, text]))
-        return reason
-
-    def solve(
-        self,
-        *,
-        time_limit: float | None = None,
-        method: Method = "auto",
-        seed: int = 0,
-        n_starts: int | None = None,
-        mip_rel_gap: float = 1e-6,
-        threads: int | None = None,
-    ) -> SolveResult:
+    def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve and return a :class:`~siting.models.base.SolveResult`.
 
         Parameters
         ----------
-        time_limit : float, optional
-            Seconds for the whole solve; the best solution and bound so far are returned.
-        method : {"auto", "exact", "heuristic"}
-            ``auto`` runs the exact solver up to ``EXACT_MAX_ENTRIES`` reachable pairs.
-        seed : int
-            Seed of the GRASP starts and of HiGHS (deterministic for a given seed).
-        n_starts : int, optional
-            Interchange starts (greedy, then GRASP); default 4, or 1 above 2 million reachable pairs.
-        mip_rel_gap : float
-            Relative gap at which HiGHS stops.
-        threads : int, optional
-            HiGHS threads.
+        options : SolveOptions, optional
+            ``method="auto"`` runs the exact solver up to ``EXACT_MAX_ENTRIES`` reachable
+            pairs; the seed drives the GRASP starts and HiGHS (same seed, same answer).
         """
+        opts = options or SolveOptions()
+        time_limit, method, seed = opts.time_limit, opts.method, opts.seed
         start = time.perf_counter()
         deadline = start + time_limit if time_limit is not None else np.inf
         nb = Neighbours.build(self.cost, self.rules.allowed)
         chosen = method
         if method == "auto":
             chosen = "exact" if nb.vals.size <= EXACT_MAX_ENTRIES else "heuristic"
-        elif method not in ("exact", "heuristic"):
-            raise InputError(Problem("method", f"unknown method {method!r}", "use auto, exact or heuristic"))
         kind: Any = chosen
-        reason = self._precheck(nb)
+        reason = precheck(nb, self.rules, self.p, p_exact=self.p_exact)
         if reason:
             return self._infeasible(reason, start, kind)
         heur = interchange(
             nb, self.weights, self.rules, p=self.p, p_exact=self.p_exact, seed=seed,
-            n_starts=n_starts or (4 if nb.vals.size <= 2_000_000 else 1), deadline=deadline,
+            n_starts=INTERCHANGE_STARTS if nb.vals.size <= FEW_STARTS_ABOVE else 1, deadline=deadline,
         )  # fmt: skip
         if chosen == "heuristic":
             return self._heuristic_result(nb, heur, start, deadline)
-        return self._exact(nb, heur, start, deadline, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed)
+        return self._exact(nb, heur, start, deadline, opts=opts)
 
     def _bound(
         self, nb: Neighbours, incumbent: NDArray[np.int64], upper: float, deadline: float
     ) -> LagrangianBound:
-        open_mask = np.zeros(nb.m, dtype=bool)
-        open_mask[incumbent] = True
-        _, dist = nb.assign(open_mask)
-        fixed = np.zeros(nb.m, dtype=bool)
-        fixed[self.rules.fixed] = True
-        start = self.weights * np.where(np.isfinite(dist), dist, 0.0)
-        return lagrangian_bound(
-            nb, self.weights, allowed=self.rules.allowed, fixed=fixed, n_open=self._n_open(),
-            exact=self.p_exact, upper=upper, start=start, deadline=deadline,
-            patience=20 if nb.n <= 10_000 else 5,
+        return lower_bound(
+            nb, self.weights, self.rules, self.p, p_exact=self.p_exact, incumbent=incumbent, upper=upper,
+            deadline=deadline,
         )  # fmt: skip
 
     def _polish(
@@ -237,7 +199,7 @@ class PMedian:
         fixed = np.zeros(nb.m, dtype=bool)
         fixed[self.rules.fixed] = True
         first = lb.selection(
-            allowed=self.rules.allowed, fixed=fixed, n_open=self._n_open(), exact=self.p_exact
+            allowed=self.rules.allowed, fixed=fixed, n_open=n_open(self.rules, self.p), exact=self.p_exact
         )
         again = interchange(
             nb, self.weights, self.rules, p=self.p, p_exact=self.p_exact, n_starts=1, deadline=deadline,
@@ -321,7 +283,7 @@ class PMedian:
 
     def _exact(
         self, nb: Neighbours, heur: InterchangeResult | None, start: float, deadline: float, *,
-        mip_rel_gap: float, threads: int | None, seed: int,
+        opts: SolveOptions,
     ) -> SolveResult:  # fmt: skip
         upper = heur.objective if heur is not None and not heur.unreached else np.inf
         y_lo, y_hi = self.rules.column_bounds()
@@ -352,7 +314,7 @@ class PMedian:
             sub, self.weights, self.rules, p=self.p, p_exact=self.p_exact, y_lower=y_lo, y_upper=y_hi
         )
         left = None if not np.isfinite(deadline) else max(deadline - time.perf_counter(), 0.1)
-        sol = model.solve(time_limit=left, mip_rel_gap=mip_rel_gap, threads=threads, seed=seed)
+        sol = model.solve(time_limit=left, mip_rel_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed)
         solver = "+".join(["interchange", *notes, f"highs-mip({model.kind}, nnz {model.nnz})"])
         if sol.has_solution and sol.objective < upper:
             selected = np.flatnonzero(sol.x[: nb.m] > 0.5)
@@ -371,49 +333,37 @@ class PMedian:
         status = "optimal" if sol.status in ("optimal", "infeasible") else "time_limit"
         return self._result(nb, selected, bound, status=status, start=start, solver=solver, method="exact")
 
+    def evaluate(self, selected: ArrayLike) -> SolveResult:
+        """Compute the figures of given open sites: each demand served by its nearest one (no solve).
+
+        Parameters
+        ----------
+        selected : array-like of int
+            Open candidate sites (column positions).
+
+        Returns
+        -------
+        SolveResult
+            ``objective`` the weighted cost of the reached demand; ``status="feasible"`` when
+            every demand row reaches an open site and the site rules hold (``bound`` and ``gap``
+            NaN), else ``"infeasible"`` with the reason.
+        """
+        start = time.perf_counter()
+        sel = selection_indices(selected, self.rules.n_candidates)
+        nb = Neighbours.build(self.cost)
+        result = self._result(
+            nb, sel, np.inf, status="feasible", start=start, solver="evaluate", method="exact"
+        )
+        return evaluated(result, self.rules, self.p)
+
     def _result(
         self, nb: Neighbours, selected: NDArray[np.int64], bound: float, *, status: Any, start: float,
         solver: str, method: Any,
     ) -> SolveResult:  # fmt: skip
-        open_mask = np.zeros(nb.m, dtype=bool)
-        open_mask[selected] = True
-        assign, dist = nb.assign(open_mask)
-        reached = assign >= 0
-        objective = self._objective(dist[reached], self.weights[reached])
-        bound = min(float(bound), objective)
-        gap = relative_gap(objective, bound)
-        if status == "optimal" and gap > max(1e-6, 1e-6):
-            status = "feasible"
-        return SolveResult(
-            model=self.model_name,
-            status=status,
-            objective=objective,
-            bound=bound,
-            gap=gap,
-            selected=frozen_array(np.sort(selected).astype(np.int64)),
-            assignment=frozen_array(assign),
-            load=frozen_array(np.bincount(assign[reached], self.weights[reached], minlength=nb.m)),
-            covered_weight=float(self.weights[reached].sum()),
-            total_weight=float(self.weights.sum()),
-            solve_seconds=time.perf_counter() - start,
-            solver=solver,
-            method=method,
-            extra={
-                "mean_cost": float(self.weights[reached] @ dist[reached]) / float(self.weights.sum())
-                if self.weights.sum() > 0
-                else 0.0,
-                "max_cost": float(dist[reached].max()) if reached.any() else 0.0,
-            },
-        )
-
-    @staticmethod
-    def _objective(dist: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
-        """Weighted total cost of the assigned demand."""
-        return float(weights @ dist)
+        return median_result(
+            self.MODEL, nb, self.weights, selected, bound, objective_of=_total, status=status, start=start,
+            solver=solver, method=method,
+        )  # fmt: skip
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
-        return SolveResult.infeasible(
-            model=self.model_name, reason=reason, n_demand=self.cost.shape[0], n_candidates=self.cost.shape[1],
-            total_weight=float(self.weights.sum()), solve_seconds=time.perf_counter() - start,
-            solver="precheck" if method else "", method=method,
-        )  # fmt: skip
+        return infeasible_result(self.MODEL, self.cost, self.weights, reason, start=start, method=method)

@@ -1,4 +1,4 @@
-"""MCLP as a HiGHS MIP, and the certified core MIP used at city scale."""
+"""Fixing sites by Lagrangian reduced costs: the certified core MIP of the MCLP."""
 
 from __future__ import annotations
 
@@ -10,47 +10,14 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.base import SiteRules
-from siting.models.coverage._common import CoverageData, ReducedRows, RuleState, reduce_rows
-from siting.models.solvers.highs import MipSolution, solve_mip
+from siting.models._inputs import CoverageData
+from siting.models._presolve import reduce_rows
+from siting.models.base import SolveOptions
+from siting.models.rules import RuleState, SiteRules
+from siting.models.solvers.formulations import solve_mclp_mip
 from siting.models.solvers.lagrangian_cover import relaxed_site_value
 
-__all__ = ["CoreOutcome", "solve_core", "solve_mclp_mip"]
-
-
-def solve_mclp_mip(
-    reduced: ReducedRows,
-    rules: SiteRules,
-    p: int | None,
-    *,
-    time_limit: float | None,
-    mip_gap: float,
-    seed: int,
-) -> MipSolution:
-    """Solve ``max w @ z`` s.t. ``z_r <= sum_j a_rj y_j``, site rules; columns ``[y, z]``.
-
-    ``reduced`` holds the merged rows (see :func:`reduce_rows`); ``reduced.constant``
-    is not added to the objective or bound.
-    """
-    m = reduced.matrix
-    n_rows, n = m.shape
-    rule_a, rule_lo, rule_hi = rules.constraint_rows(p=p, p_exact=False)
-    cover = sp.hstack([-m, sp.identity(n_rows, format="csr")], format="csr")
-    rules_part = sp.hstack([rule_a, sp.csr_matrix((rule_a.shape[0], n_rows))], format="csr")
-    lo_y, hi_y = rules.column_bounds()
-    return solve_mip(
-        np.concatenate([np.zeros(n), reduced.weights]),
-        sp.vstack([cover, rules_part], format="csc"),
-        np.concatenate([np.full(n_rows, -np.inf), rule_lo]),
-        np.concatenate([np.zeros(n_rows), rule_hi]),
-        col_lower=np.concatenate([lo_y, np.zeros(n_rows)]),
-        col_upper=np.concatenate([hi_y, np.ones(n_rows)]),
-        integer=np.concatenate([np.ones(n, dtype=bool), np.zeros(n_rows, dtype=bool)]),
-        sense="max",
-        time_limit=time_limit,
-        mip_rel_gap=mip_gap,
-        seed=seed,
-    )
+__all__ = ["CoreOutcome", "solve_core"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +38,7 @@ def solve_core(
     incumbent: NDArray[np.int64],
     *,
     deadline: float,
-    seed: int,
-    mip_gap: float,
+    opts: SolveOptions,
     beat: float | None = None,
 ) -> CoreOutcome | None:
     """Solve MCLP exactly on a core of candidates chosen by Lagrangian value, and certify the rest.
@@ -120,7 +86,7 @@ def solve_core(
     left = deadline - time.perf_counter()
     if left <= 0.5:
         return None
-    sol = solve_mclp_mip(reduced, sub_rules, p, time_limit=left, mip_gap=mip_gap, seed=seed)
+    sol = solve_mclp_mip(reduced, sub_rules, p, opts, time_limit=left)
     if not sol.has_solution:
         return None
     chosen = core[np.flatnonzero(sol.x[: core.size] > 0.5)]

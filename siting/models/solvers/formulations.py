@@ -1,4 +1,4 @@
-"""HiGHS models of the p-median: the radius formulation over sorted distinct distances, or assignment."""
+"""MIP and LP formulations the models share: the p-median, the MCLP, and the capacitated transportation LP."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.base import SiteRules
-from siting.models.median._neighbours import Neighbours
+from siting.models._inputs import Neighbours
+from siting.models._presolve import ReducedRows
+from siting.models.base import SolveOptions
+from siting.models.rules import SiteRules
 from siting.models.solvers.highs import MipSolution, solve_mip
 
-__all__ = ["MedianModel", "build_median_model"]
+__all__ = ["MedianModel", "build_median_model", "solve_mclp_mip", "transportation_lp"]
 
 
 @dataclass(frozen=True)
@@ -201,4 +203,107 @@ def build_median_model(
         integer=np.arange(n_cols) < nb.m,
         constant=constant,
         nnz=nnz,
+    )
+
+
+def solve_mclp_mip(
+    reduced: ReducedRows,
+    rules: SiteRules,
+    p: int | None,
+    opts: SolveOptions,
+    *,
+    time_limit: float | None = None,
+) -> MipSolution:
+    """Solve ``max w @ z`` s.t. ``z_r <= sum_j a_rj y_j``, site rules; columns ``[y, z]``.
+
+    ``reduced`` holds the merged rows (see :func:`reduce_rows`); ``reduced.constant``
+    is not added to the objective or bound. ``time_limit`` (seconds) replaces the
+    options' own limit when given.
+    """
+    m = reduced.matrix
+    n_rows, n = m.shape
+    rule_a, rule_lo, rule_hi = rules.constraint_rows(p=p, p_exact=False)
+    cover = sp.hstack([-m, sp.identity(n_rows, format="csr")], format="csr")
+    rules_part = sp.hstack([rule_a, sp.csr_matrix((rule_a.shape[0], n_rows))], format="csr")
+    lo_y, hi_y = rules.column_bounds()
+    return solve_mip(
+        np.concatenate([np.zeros(n), reduced.weights]),
+        sp.vstack([cover, rules_part], format="csc"),
+        np.concatenate([np.full(n_rows, -np.inf), rule_lo]),
+        np.concatenate([np.zeros(n_rows), rule_hi]),
+        col_lower=np.concatenate([lo_y, np.zeros(n_rows)]),
+        col_upper=np.concatenate([hi_y, np.ones(n_rows)]),
+        integer=np.concatenate([np.ones(n, dtype=bool), np.zeros(n_rows, dtype=bool)]),
+        sense="max",
+        time_limit=opts.time_limit if time_limit is None else time_limit,
+        mip_rel_gap=opts.mip_gap,
+        threads=opts.threads,
+        seed=opts.seed,
+    )
+
+
+def transportation_lp(
+    rows: NDArray[np.int64],
+    sites: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    capacity: NDArray[np.float64],
+    *,
+    n_demand: int,
+    unit_cost: NDArray[np.float64] | None = None,
+    min_served: float | None = None,
+    integer: bool = False,
+    time_limit: float | None = None,
+) -> MipSolution:
+    """Assign demand to open sites within their capacities: one column ``x_k`` per allowed pair ``k``.
+
+    Pair ``k`` joins demand row ``rows[k]`` (weight ``weight[k]``) to open site ``sites[k]``
+    (an index into ``capacity``)::
+
+        sum_{k: rows[k] = i} x_k <= 1                   every demand row i
+        sum_{k: sites[k] = j} weight[k] x_k <= cap_j    every open site j
+        0 <= x_k <= 1                                    (binary with ``integer``)
+
+    Without ``unit_cost`` it maximises the served weight ``sum_k weight[k] x_k``; with it, it
+    minimises ``sum_k weight[k] unit_cost[k] x_k`` while serving at least ``min_served``.
+
+    Parameters
+    ----------
+    rows, sites : ndarray of int, shape (k,)
+        The pairs: demand row (``0..n_demand-1``) and open site (``0..len(capacity)-1``).
+    weight : ndarray of float, shape (k,)
+        Demand weight of each pair's row.
+    capacity : ndarray of float, shape (n_open,)
+        Weight each open site can serve.
+    n_demand : int
+        Number of demand rows.
+    unit_cost : ndarray of float, shape (k,), optional
+        Cost per unit of weight of each pair (e.g. walking metres).
+    min_served : float, optional
+        With ``unit_cost``: the least total weight served.
+    integer : bool
+        Serve each demand row wholly from one site (a generalised assignment MIP).
+    time_limit : float, optional
+        Seconds for HiGHS.
+    """
+    k = rows.size
+    blocks = [
+        sp.csr_matrix((np.ones(k), (rows, np.arange(k))), shape=(n_demand, k)),
+        sp.csr_matrix((weight, (sites, np.arange(k))), shape=(capacity.size, k)),
+    ]
+    lower = [np.full(n_demand + capacity.size, -np.inf)]
+    upper = [np.ones(n_demand), capacity]
+    if unit_cost is not None:
+        blocks.append(sp.csr_matrix(weight.reshape(1, -1)))
+        lower.append(np.array([min_served if min_served is not None else -np.inf]))
+        upper.append(np.array([np.inf]))
+    return solve_mip(
+        weight if unit_cost is None else weight * unit_cost,
+        sp.vstack(blocks, format="csc"),
+        np.concatenate(lower),
+        np.concatenate(upper),
+        col_lower=np.zeros(k),
+        col_upper=np.ones(k),
+        sense="max" if unit_cost is None else "min",
+        integer=np.ones(k, dtype=bool) if integer else None,
+        time_limit=time_limit,
     )

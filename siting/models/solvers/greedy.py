@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siting.models.base import SiteRules
-from siting.models.coverage._common import CoverageData, RuleState
+from siting.models._inputs import CoverageData
+from siting.models.rules import RuleState, SiteRules
 from siting.models.solvers.lagrangian_cover import CoverLagrangian, lagrangian_setcover_bound
 
 __all__ = [

@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siting.models.base import SiteRules
-from siting.models.median._neighbours import Neighbours
+from siting.models._inputs import Neighbours
+from siting.models.rules import SiteRules
 
 __all__ = ["InterchangeResult", "interchange"]
 

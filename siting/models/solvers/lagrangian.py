@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siting.models.median._neighbours import Neighbours
+from siting.models._inputs import Neighbours
 
 __all__ = ["LagrangianBound", "lagrangian_bound"]
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from siting.models.coverage._common import CoverageData, RuleState
+from siting.models._inputs import CoverageData
+from siting.models.rules import RuleState
 
 __all__ = ["CoverLagrangian", "column_sum", "lagrangian_setcover_bound", "relaxed_site_value"]
 

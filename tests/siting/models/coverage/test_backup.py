@@ -10,6 +10,7 @@ from testdata import BENCHMARKS
 from benchmarks.spopt_sf import load_sf
 from siting import models
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.coverage.backup import BackupCoverage
 
 DATA = BENCHMARKS
@@ -36,7 +37,7 @@ def twice(cov, weights, selected):
 
 def solve(method, cov=COV, **kw):
     kw.setdefault("weights", W)
-    return BackupCoverage.from_coverage(cov, **kw).solve(method=method)
+    return BackupCoverage.from_coverage(cov, **kw).solve(SolveOptions(method=method))
 
 
 def check_consistent(res, cov, weights):
@@ -81,7 +82,7 @@ def brute_lscp_b(cov):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_spopt_sf_lscp_b(sf_cov, sf_brute, method):
-    res = models.BackupCoverage.from_coverage(sf_cov).solve(method=method)
+    res = models.BackupCoverage.from_coverage(sf_cov).solve(SolveOptions(method=method))
     assert res.status in {"optimal", "feasible"}
     check_consistent(res, sf_cov, np.ones(sf_cov.shape[0]))
     assert res.extra["p"] == 8.0  # the LSCP optimum at 5,000 m
@@ -195,8 +196,8 @@ def test_deterministic_for_a_seed(method):
     cov = rng.random((50, 10)) < 0.3
     cov[np.arange(50), rng.integers(0, 10, size=50)] = True
     w = rng.integers(1, 9, size=50).astype(float)
-    a = BackupCoverage.from_coverage(cov, weights=w, p=5).solve(method=method, seed=2)
-    b = BackupCoverage.from_coverage(cov, weights=w, p=5).solve(method=method, seed=2)
+    a = BackupCoverage.from_coverage(cov, weights=w, p=5).solve(SolveOptions(method=method, seed=2))
+    b = BackupCoverage.from_coverage(cov, weights=w, p=5).solve(SolveOptions(method=method, seed=2))
     assert a.selected.tolist() == b.selected.tolist()
     assert a.objective == b.objective
     assert a.bound == b.bound
@@ -215,18 +216,18 @@ for _j, _rows in enumerate(
 
 
 def test_greedy_cover_trap_is_not_minimal():
-    greedy = models.LSCP.from_coverage(TRAP).solve(method="heuristic")
+    greedy = models.LSCP.from_coverage(TRAP).solve(SolveOptions(method="heuristic"))
     assert greedy.selected.tolist() == [2, 3, 4]
     assert greedy.status == "feasible"
     assert greedy.bound == 2.0
-    assert models.LSCP.from_coverage(TRAP).solve(method="exact").selected.tolist() == [0, 1]
+    assert models.LSCP.from_coverage(TRAP).solve(SolveOptions(method="exact")).selected.tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_lscp_b_uses_the_lscp_optimum_even_after_a_greedy_cover(method, seed):
     # LSCP-B allows exactly the LSCP optimum (2 sites), not the greedy cover's 3
-    res = BackupCoverage.from_coverage(TRAP).solve(method=method, seed=seed)
+    res = BackupCoverage.from_coverage(TRAP).solve(SolveOptions(method=method, seed=seed))
     assert res.extra["p"] == 2.0
     assert res.selected.tolist() == [0, 1]
     assert res.objective == 1.0
@@ -238,14 +239,14 @@ def test_lscp_b_uses_the_lscp_optimum_even_after_a_greedy_cover(method, seed):
 def test_lscp_b_flags_a_cover_not_proven_minimal(monkeypatch):
     real = models.LSCP.solve
 
-    def exact_times_out(self, *, method="auto", **kw):
-        res = real(self, method=method, **kw)
-        if method == "exact":  # no cover found in time
+    def exact_times_out(self, options=None):
+        res = real(self, options)
+        if options is not None and options.method == "exact":  # no cover found in time
             return dataclasses.replace(res, status="infeasible", selected=res.selected[:0])
         return res
 
     monkeypatch.setattr(models.LSCP, "solve", exact_times_out)
-    res = BackupCoverage.from_coverage(TRAP).solve(method="heuristic")
+    res = BackupCoverage.from_coverage(TRAP).solve(SolveOptions(method="heuristic"))
     assert res.extra["p"] == 3.0
     assert res.status == "time_limit"
     assert "p = 3 is the smallest cover found, not proven to be the LSCP optimum" in res.reason

@@ -7,6 +7,7 @@ from testdata import BENCHMARKS
 from benchmarks.spopt_sf import load_sf
 from siting import models
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.coverage.capacitated import CapacitatedMCLP
 
 DATA = BENCHMARKS
@@ -35,7 +36,7 @@ METHODS = ["exact", "heuristic", "auto"]
 def solve(method, **kw):
     kw.setdefault("weights", W)
     kw.setdefault("capacity", CAP)
-    return CapacitatedMCLP.from_coverage(COV, **kw).solve(method=method)
+    return CapacitatedMCLP.from_coverage(COV, **kw).solve(SolveOptions(method=method))
 
 
 def check_loads(res, cov=COV, cap=CAP, weights=W):
@@ -77,7 +78,7 @@ def test_by_hand_split(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_large_capacity_is_mclp(method):
     res = solve(method, p=2, capacity=100.0)
-    ref = models.MCLP.from_coverage(COV, weights=W, p=2).solve(method="exact")
+    ref = models.MCLP.from_coverage(COV, weights=W, p=2).solve(SolveOptions(method="exact"))
     assert res.selected.tolist() == ref.selected.tolist() == [0, 2]
     assert res.objective == pytest.approx(ref.objective)
     assert res.extra["split_demand"] == 0.0
@@ -160,13 +161,19 @@ def test_spopt_sf_capacity_bounds_coverage():
     cov = sf.cost <= 5000
     pop = sf.population
     free = models.MCLP.from_coverage(cov, weights=pop, p=4).solve()
-    cap = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=200_000.0, p=4).solve(method="exact")
+    cap = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=200_000.0, p=4).solve(
+        SolveOptions(method="exact")
+    )
     assert cap.status == "optimal"
     assert cap.objective <= min(free.objective, 4 * 200_000.0)
     check_loads(cap, cov=cov, cap=np.full(16, 200_000.0), weights=pop)
-    big = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=1e9, p=4).solve(method="exact")
+    big = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=1e9, p=4).solve(
+        SolveOptions(method="exact")
+    )
     assert big.objective == pytest.approx(875_247)
-    heur = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=200_000.0, p=4).solve(method="heuristic")
+    heur = CapacitatedMCLP.from_coverage(cov, weights=pop, capacity=200_000.0, p=4).solve(
+        SolveOptions(method="heuristic")
+    )
     assert heur.objective <= cap.objective + 1e-6
     assert heur.bound >= cap.objective - 1e-6
     check_loads(heur, cov=cov, cap=np.full(16, 200_000.0), weights=pop)
@@ -178,8 +185,12 @@ def test_deterministic_for_a_seed(method):
     cov = rng.random((40, 10)) < 0.3
     w = rng.integers(1, 9, size=40).astype(float)
     cap = rng.integers(5, 30, size=10).astype(float)
-    a = CapacitatedMCLP.from_coverage(cov, weights=w, capacity=cap, p=3).solve(method=method, seed=4)
-    b = CapacitatedMCLP.from_coverage(cov, weights=w, capacity=cap, p=3).solve(method=method, seed=4)
+    a = CapacitatedMCLP.from_coverage(cov, weights=w, capacity=cap, p=3).solve(
+        SolveOptions(method=method, seed=4)
+    )
+    b = CapacitatedMCLP.from_coverage(cov, weights=w, capacity=cap, p=3).solve(
+        SolveOptions(method=method, seed=4)
+    )
     assert a.selected.tolist() == b.selected.tolist()
     assert a.objective == b.objective
     assert a.bound == b.bound

@@ -8,6 +8,7 @@ from testdata import BENCHMARKS
 from benchmarks.spopt_sf import load_sf
 from siting import models
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.coverage.lscp import LSCP
 
 DATA = BENCHMARKS
@@ -36,7 +37,7 @@ def covers_all(cov, selected):
 
 
 def solve(method, cov=COV, **kw):
-    return LSCP.from_coverage(cov, **kw).solve(method=method)
+    return LSCP.from_coverage(cov, **kw).solve(SolveOptions(method=method))
 
 
 # --- spopt San Francisco ---------------------------------------------------------------
@@ -50,7 +51,7 @@ def sf():
 @pytest.mark.parametrize("method", METHODS)
 def test_spopt_sf_5000m_needs_8_sites(sf, method):
     coverage = sf.cost <= 5000
-    res = models.LSCP.from_coverage(coverage, weights=sf.population).solve(method=method)
+    res = models.LSCP.from_coverage(coverage, weights=sf.population).solve(SolveOptions(method=method))
     assert res.status == "optimal"
     assert res.objective == 8.0
     assert res.bound == 8.0
@@ -64,10 +65,10 @@ def test_spopt_sf_5000m_needs_8_sites(sf, method):
 
 def test_spopt_sf_p_below_optimum_is_infeasible(sf):
     coverage = sf.cost <= 5000
-    exact = models.LSCP.from_coverage(coverage, p=7).solve(method="exact")
+    exact = models.LSCP.from_coverage(coverage, p=7).solve(SolveOptions(method="exact"))
     assert exact.status == "infeasible"
     assert "no selection covers every demand row" in exact.reason
-    heur = models.LSCP.from_coverage(coverage, p=7).solve(method="heuristic")
+    heur = models.LSCP.from_coverage(coverage, p=7).solve(SolveOptions(method="heuristic"))
     assert heur.status == "infeasible"
     assert models.LSCP.from_coverage(coverage, p=8).solve().objective == 8.0
 
@@ -217,8 +218,8 @@ def test_deterministic_for_a_seed(method):
     rng = np.random.default_rng(11)
     cov = rng.random((80, 15)) < 0.25
     cov[np.arange(80), rng.integers(0, 15, size=80)] = True
-    a = LSCP.from_coverage(cov).solve(method=method, seed=3)
-    b = LSCP.from_coverage(cov).solve(method=method, seed=3)
+    a = LSCP.from_coverage(cov).solve(SolveOptions(method=method, seed=3))
+    b = LSCP.from_coverage(cov).solve(SolveOptions(method=method, seed=3))
     assert a.selected.tolist() == b.selected.tolist()
     assert a.objective == b.objective == a.selected.size
     assert a.bound == b.bound

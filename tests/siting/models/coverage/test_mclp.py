@@ -10,6 +10,7 @@ from testdata import BENCHMARKS
 from benchmarks.spopt_sf import load_sf
 from siting import models
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.coverage import mclp as mclp_module
 from siting.models.coverage.mclp import MCLP
 
@@ -43,7 +44,7 @@ def covered(cov, weights, selected):
 
 def solve(method, **kw):
     kw.setdefault("weights", W)
-    return MCLP.from_coverage(COV, **kw).solve(method=method)
+    return MCLP.from_coverage(COV, **kw).solve(SolveOptions(method=method))
 
 
 # --- spopt San Francisco ---------------------------------------------------------------
@@ -57,7 +58,7 @@ def sf():
 @pytest.mark.parametrize("method", METHODS)
 def test_spopt_sf_p4_covers_875247(sf, method):
     coverage = sf.cost <= 5000
-    res = models.MCLP.from_coverage(coverage, weights=sf.population, p=4).solve(method=method)
+    res = models.MCLP.from_coverage(coverage, weights=sf.population, p=4).solve(SolveOptions(method=method))
     assert res.status == "optimal"
     assert res.objective == 875_247
     assert res.bound == 875_247
@@ -112,7 +113,7 @@ def test_by_hand_p1_p2_p3(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_unit_weights_by_default(method):
-    res = MCLP.from_coverage(COV, p=1).solve(method=method)
+    res = MCLP.from_coverage(COV, p=1).solve(SolveOptions(method=method))
     # c0 and c2 both cover two rows; either is optimal
     assert res.objective == 2.0
     assert res.total_weight == 4.0
@@ -228,8 +229,8 @@ def test_deterministic_for_a_seed(method):
     rng = np.random.default_rng(7)
     cov = rng.random((60, 12)) < 0.2
     w = rng.integers(0, 20, size=60).astype(float)
-    a = MCLP.from_coverage(cov, weights=w, p=3).solve(method=method, seed=5)
-    b = MCLP.from_coverage(cov, weights=w, p=3).solve(method=method, seed=5)
+    a = MCLP.from_coverage(cov, weights=w, p=3).solve(SolveOptions(method=method, seed=5))
+    b = MCLP.from_coverage(cov, weights=w, p=3).solve(SolveOptions(method=method, seed=5))
     assert a.selected.tolist() == b.selected.tolist()
     assert a.objective == b.objective
     assert a.bound == b.bound
@@ -298,7 +299,7 @@ def test_several_problems_in_one_error():
 )
 def test_bad_solve_options(kw, where):
     with pytest.raises(InputError, match=f"{where}:"):
-        MCLP.from_coverage(COV, p=1).solve(**kw)
+        MCLP.from_coverage(COV, p=1).solve(SolveOptions(**kw))
 
 
 @pytest.mark.parametrize("seed", [6, 9, 15])
@@ -310,7 +311,7 @@ def test_exact_by_reduced_cost_fixing_equals_brute_force(seed, monkeypatch):
     xy_d, xy_c = rng.uniform(0, 1000, (80, 2)), rng.uniform(0, 1000, (18, 2))
     cov = sp.csr_matrix(np.hypot(*(xy_d[:, None, :] - xy_c[None, :, :]).transpose(2, 0, 1)) <= 220)
     w = rng.integers(1, 50, 80).astype(float)
-    res = MCLP.from_coverage(cov, weights=w, p=4).solve(method="exact")
+    res = MCLP.from_coverage(cov, weights=w, p=4).solve(SolveOptions(method="exact"))
     best = max(
         w[np.asarray(cov[:, list(c)].sum(axis=1)).ravel() > 0].sum() for c in combinations(range(18), 4)
     )
@@ -326,9 +327,9 @@ def test_reduced_cost_fixing_matches_the_full_mip_at_default_size(monkeypatch):
     cov = sp.csr_matrix(np.hypot(*(xy_d[:, None, :] - xy_c[None, :, :]).transpose(2, 0, 1)) <= 600)
     w = rng.integers(1, 100, 3000).astype(float)
     assert cov.nnz >= mclp_module.CORE_MIN_NNZ
-    fast = MCLP.from_coverage(cov, weights=w, p=12).solve(method="exact")
+    fast = MCLP.from_coverage(cov, weights=w, p=12).solve(SolveOptions(method="exact"))
     monkeypatch.setattr(mclp_module, "CORE_MIN_NNZ", 10**9)
-    full = MCLP.from_coverage(cov, weights=w, p=12).solve(method="exact")
+    full = MCLP.from_coverage(cov, weights=w, p=12).solve(SolveOptions(method="exact"))
     assert full.solver == "highs-mip"
     assert fast.solver.startswith("lazy-greedy+swap+lagrangian")
     assert fast.status == full.status == "optimal"

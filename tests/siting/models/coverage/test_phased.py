@@ -12,7 +12,7 @@ from testdata import ROOT
 from siting.demand.growth import fit_growth, scale_demand
 from siting.errors import InputError
 from siting.geo.study_area import load_study_area
-from siting.models.coverage.phased import solve_phased
+from siting.models.coverage.phased import PhasedMCLP
 from siting.planning import red_stations as rs
 
 
@@ -43,10 +43,12 @@ def test_joint_plan_equals_brute_force(seed):
     rng = np.random.default_rng(seed)
     cov = (rng.random((9, 5)) < 0.35).astype(int)
     w = rng.uniform(1, 10, (3, 9)).cumsum(axis=0)  # demand grows
-    plan = solve_phased(cov, w, years=[2025, 2028, 2030], sites_per_phase=[1, 1, 1])
+    plan = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2028, 2030], sites_per_phase=[1, 1, 1]
+    ).solve()
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(_brute(cov, w, [1, 1, 1]))
-    for a, b in itertools.pairwise(plan.selected):
+    for a, b in itertools.pairwise(plan.phase_selected):
         assert set(a) <= set(b)
 
 
@@ -54,18 +56,22 @@ def test_nesting_beats_nothing_and_a_late_need_opens_late():
     # demand point 2 only appears in the last phase; site 2 covers only it
     cov = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     w = np.array([[10.0, 5.0, 0.0], [10.0, 5.0, 0.0], [10.0, 5.0, 50.0]])
-    plan = solve_phased(cov, w, years=[2025, 2028, 2030], sites_per_phase=[1, 1, 1])
+    plan = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2028, 2030], sites_per_phase=[1, 1, 1]
+    ).solve()
     assert plan.opened_in.tolist() == [0, 1, 2]
-    assert plan.covered_share.tolist() == pytest.approx([10 / 15, 1.0, 1.0])
+    assert plan.phase_covered_share.tolist() == pytest.approx([10 / 15, 1.0, 1.0])
 
 
 def test_fixed_sites_and_budgets():
     cov = np.eye(4, dtype=int)
     w = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])
-    plan = solve_phased(cov, w, years=[2025, 2030], budgets=[5.0, 5.0], site_cost=[1, 1, 5, 5], fixed=[0])
+    plan = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2030], budgets=[5.0, 5.0], site_cost=[1, 1, 5, 5], fixed=[0]
+    ).solve()
     assert plan.opened_in[0] == 0
     # phase 1: the fixed site costs 1 of the 5, site 1 (cost 1) fits; phase 2: site 3 (cost 5) fits
-    assert plan.covered_weight.tolist() == pytest.approx([3.0, 7.0])
+    assert plan.phase_covered_weight.tolist() == pytest.approx([3.0, 7.0])
     assert plan.opened_in.tolist() == [0, 0, -1, 1]
 
 
@@ -80,7 +86,7 @@ def test_fixed_sites_and_budgets():
 )
 def test_bad_parameters(kwargs, message):
     with pytest.raises(InputError, match=message):
-        solve_phased(np.eye(2), np.ones((2, 2)), **kwargs)
+        PhasedMCLP.from_coverage(np.eye(2), weights=np.ones((2, 2)), **kwargs)
 
 
 def test_jiangbei_phased_plan_2025_2028_2030():
@@ -90,11 +96,11 @@ def test_jiangbei_phased_plan_2025_2028_2030():
     projections = [fit.project(y) for y in (2025, 2028, 2030)]
     plan, sites = rs.phased_stations(problem, projections, sites_per_phase=[30, 15, 10])
     assert plan.status == "optimal"
-    assert [len(s) for s in plan.selected] == [30, 45, 55]
-    for a, b in itertools.pairwise(plan.selected):
+    assert [len(s) for s in plan.phase_selected] == [30, 45, 55]
+    for a, b in itertools.pairwise(plan.phase_selected):
         assert set(a) <= set(b)  # earlier sites stay open
     assert sites["opens_in"].value_counts().sort_index().tolist() == [30, 15, 10]
-    share = plan.covered_share
+    share = plan.phase_covered_share
     assert share[0] < share[1] < share[2]
     # recompute each phase's covered households from geometry: projected demand within 500 m
     demand = problem.demand
@@ -105,4 +111,4 @@ def test_jiangbei_phased_plan_2025_2028_2030():
         d_idx, _ = tree.query(demand.geometry.to_numpy(), predicate="dwithin", distance=500.0)
         covered = np.zeros(len(demand), dtype=bool)
         covered[d_idx] = True
-        assert weights[covered].sum() == pytest.approx(plan.covered_weight[t], rel=1e-9)
+        assert weights[covered].sum() == pytest.approx(plan.phase_covered_weight[t], rel=1e-9)

@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import maximum_flow
 
-from siting.models.base import SiteRules
+from siting.models import SolveOptions
 from siting.models.coverage.backup import BackupCoverage
 from siting.models.coverage.capacitated import CapacitatedMCLP
 from siting.models.coverage.lscp import LSCP
 from siting.models.coverage.mclp import MCLP
+from siting.models.rules import SiteRules
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 FEW = settings(max_examples=30, deadline=None, derandomize=True, database=None)
@@ -207,7 +208,7 @@ def heuristic_infeasible_ok(res, opt):
 def test_mclp_exact_equals_brute_force(inst):
     cov, kw = inst
     opt = brute_mclp(cov, kw)
-    res = MCLP.from_coverage(cov, **kw).solve(method="exact")
+    res = MCLP.from_coverage(cov, **kw).solve(SolveOptions(method="exact"))
     if opt is None:
         assert res.status == "infeasible"
         assert res.reason
@@ -224,7 +225,7 @@ def test_mclp_exact_equals_brute_force(inst):
 def test_mclp_heuristic_bracketed(inst):
     cov, kw = inst
     opt = brute_mclp(cov, kw)
-    res = MCLP.from_coverage(cov, **kw).solve(method="heuristic", seed=1)
+    res = MCLP.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=1))
     if res.status == "infeasible":
         heuristic_infeasible_ok(res, opt)
         return
@@ -233,7 +234,7 @@ def test_mclp_heuristic_bracketed(inst):
     assert res.bound >= opt - TOL
     assert res.objective == covered(cov, kw["weights"], res.selected)
     check_rules(res, cov, kw, kw.get("p"))
-    again = MCLP.from_coverage(cov, **kw).solve(method="heuristic", seed=1)
+    again = MCLP.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=1))
     assert again.selected.tolist() == res.selected.tolist()
     assert (again.objective, again.bound) == (res.objective, res.bound)
 
@@ -243,7 +244,7 @@ def test_mclp_heuristic_bracketed(inst):
 def test_mclp_heuristic_without_rules_is_always_feasible(inst):
     cov, kw = inst
     opt = brute_mclp(cov, kw)
-    res = MCLP.from_coverage(cov, **kw).solve(method="heuristic", seed=3)
+    res = MCLP.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=3))
     assert res.status in {"optimal", "feasible"}
     assert res.objective <= opt + TOL <= res.bound + 2 * TOL
     if res.status == "optimal":
@@ -258,7 +259,7 @@ def test_mclp_heuristic_without_rules_is_always_feasible(inst):
 def test_lscp_exact_equals_brute_force(inst):
     cov, kw = inst
     opt = brute_lscp(cov, kw)
-    res = LSCP.from_coverage(cov, **kw).solve(method="exact")
+    res = LSCP.from_coverage(cov, **kw).solve(SolveOptions(method="exact"))
     if opt is None:
         assert res.status == "infeasible"
         assert res.reason
@@ -275,7 +276,7 @@ def test_lscp_exact_equals_brute_force(inst):
 def test_lscp_heuristic_bracketed(inst):
     cov, kw = inst
     opt = brute_lscp(cov, kw)
-    res = LSCP.from_coverage(cov, **kw).solve(method="heuristic", seed=2)
+    res = LSCP.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=2))
     if res.status == "infeasible":
         # the heuristic falls back to the MIP on small instances, so it never misses a cover
         assert opt is None
@@ -287,7 +288,7 @@ def test_lscp_heuristic_bracketed(inst):
     assert res.objective == res.selected.size
     assert (cov[:, res.selected].any(axis=1)).all()
     check_rules(res, cov, kw, kw.get("p"))
-    again = LSCP.from_coverage(cov, **kw).solve(method="heuristic", seed=2)
+    again = LSCP.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=2))
     assert again.selected.tolist() == res.selected.tolist()
     assert again.bound == res.bound
 
@@ -300,7 +301,7 @@ def test_lscp_heuristic_bracketed(inst):
 def test_backup_exact_equals_brute_force(inst):
     cov, kw = inst
     opt = brute_backup(cov, kw)
-    res = BackupCoverage.from_coverage(cov, **kw).solve(method="exact")
+    res = BackupCoverage.from_coverage(cov, **kw).solve(SolveOptions(method="exact"))
     if opt is None:
         assert res.status == "infeasible"
         assert res.reason
@@ -318,7 +319,7 @@ def test_backup_exact_equals_brute_force(inst):
 def test_backup_heuristic_bracketed(inst):
     cov, kw = inst
     opt = brute_backup(cov, kw)
-    res = BackupCoverage.from_coverage(cov, **kw).solve(method="heuristic", seed=4)
+    res = BackupCoverage.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=4))
     if res.status == "infeasible":
         heuristic_infeasible_ok(res, opt)
         return
@@ -327,7 +328,7 @@ def test_backup_heuristic_bracketed(inst):
     assert res.bound >= opt - TOL
     assert res.objective == covered(cov, kw["weights"], res.selected, level=2)
     assert (cov[:, res.selected].any(axis=1)).all()
-    again = BackupCoverage.from_coverage(cov, **kw).solve(method="heuristic", seed=4)
+    again = BackupCoverage.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=4))
     assert again.selected.tolist() == res.selected.tolist()
     assert (again.objective, again.bound) == (res.objective, res.bound)
 
@@ -346,7 +347,7 @@ def test_lscp_b_heuristic_uses_the_lscp_optimum(inst):
     cov, kw = inst
     p_opt = brute_lscp(cov, kw)
     opt = brute_backup(cov, kw)
-    res = BackupCoverage.from_coverage(cov, **kw).solve(method="heuristic", seed=6)
+    res = BackupCoverage.from_coverage(cov, **kw).solve(SolveOptions(method="heuristic", seed=6))
     assert res.status in {"optimal", "feasible"}
     assert res.extra["p"] == p_opt
     assert res.selected.size <= p_opt
@@ -370,7 +371,7 @@ def capacitated(draw, max_m=7, max_n=10):
 def test_cmclp_exact_equals_brute_force(inst):
     cov, kw, capacity = inst
     opt = brute_cmclp(cov, kw, capacity)
-    res = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(method="exact")
+    res = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(SolveOptions(method="exact"))
     if opt is None:
         assert res.status == "infeasible"
         return
@@ -387,7 +388,9 @@ def test_cmclp_exact_equals_brute_force(inst):
 def test_cmclp_heuristic_bracketed(inst):
     cov, kw, capacity = inst
     opt = brute_cmclp(cov, kw, capacity)
-    res = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(method="heuristic", seed=5)
+    res = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(
+        SolveOptions(method="heuristic", seed=5)
+    )
     if res.status == "infeasible":
         heuristic_infeasible_ok(res, opt)
         return
@@ -396,7 +399,9 @@ def test_cmclp_heuristic_bracketed(inst):
     assert res.bound >= opt - 1e-5
     assert (res.load <= capacity + 1e-6).all()
     check_rules(res, cov, kw, kw.get("p"))
-    again = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(method="heuristic", seed=5)
+    again = CapacitatedMCLP.from_coverage(cov, capacity=capacity, **kw).solve(
+        SolveOptions(method="heuristic", seed=5)
+    )
     assert again.selected.tolist() == res.selected.tolist()
     assert (again.objective, again.bound) == (res.objective, res.bound)
 
@@ -407,14 +412,14 @@ def test_cmclp_single_source_equals_brute_force(inst):
     cov, kw, capacity = inst
     opt = brute_cmclp(cov, kw, capacity, single_source=True)
     model = CapacitatedMCLP.from_coverage(cov, capacity=capacity, single_source=True, **kw)
-    res = model.solve(method="exact")
+    res = model.solve(SolveOptions(method="exact"))
     if opt is None:
         assert res.status == "infeasible"
         return
     assert res.status == "optimal"
     assert res.objective == pytest.approx(opt, abs=1e-6)
     assert res.extra["split_demand"] == 0.0
-    heur = model.solve(method="heuristic")
+    heur = model.solve(SolveOptions(method="heuristic"))
     if heur.status != "infeasible":
         assert heur.objective <= opt + 1e-6
         assert heur.bound >= opt - 1e-6

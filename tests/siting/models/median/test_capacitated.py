@@ -4,6 +4,7 @@ from testdata import BENCHMARKS
 
 from benchmarks.orlib import read_pmedcap
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.median.capacitated import CapacitatedPMedian
 
 DATA = BENCHMARKS / "orlib" / "pmedcap"
@@ -55,12 +56,12 @@ def test_orlib_pmedcap(name):
     model = CapacitatedPMedian.from_cost_matrix(
         inst.cost, demand=inst.demand, capacity=inst.capacity, p=inst.p
     )
-    res = model.solve(time_limit=60)
+    res = model.solve(SolveOptions(time_limit=60))
     assert res.objective == inst.optimum
     assert res.status == "optimal"
     assert (res.load <= inst.capacity + 1e-9).all()
     assert (res.assignment >= 0).all()
-    heur = model.solve(method="heuristic")
+    heur = model.solve(SolveOptions(method="heuristic"))
     assert heur.bound <= inst.optimum <= heur.objective
     assert (heur.load <= inst.capacity + 1e-9).all()
 
@@ -72,7 +73,7 @@ def test_exact_proves_with_the_lagrangian_bound_when_it_meets_the_heuristic(name
     inst = read_pmedcap(DATA / f"{name}.txt")
     res = CapacitatedPMedian.from_cost_matrix(
         inst.cost, demand=inst.demand, capacity=inst.capacity, p=inst.p
-    ).solve(method="exact")
+    ).solve(SolveOptions(method="exact"))
     assert res.solver.startswith(proof)
     assert res.method == "exact"
     assert res.status == "optimal"

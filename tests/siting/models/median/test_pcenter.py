@@ -5,6 +5,7 @@ from testdata import BENCHMARKS
 
 from benchmarks.orlib import read_optima, read_pmed
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.median.pcenter import PCenter
 
 DATA = BENCHMARKS
@@ -26,11 +27,13 @@ def test_small_by_hand():
 
 @pytest.mark.parametrize("method", ["exact", "heuristic"])
 def test_rules(method):
-    assert PCenter.from_cost_matrix(COST, p=2, fixed=[3]).solve(method=method).objective == 4.0
-    forbid = PCenter.from_cost_matrix(COST, p=2, forbidden=[0, 1]).solve(method=method)
+    assert PCenter.from_cost_matrix(COST, p=2, fixed=[3]).solve(SolveOptions(method=method)).objective == 4.0
+    forbid = PCenter.from_cost_matrix(COST, p=2, forbidden=[0, 1]).solve(SolveOptions(method=method))
     assert forbid.selected.tolist() == [2, 3]
     assert forbid.objective == 6.0
-    budget = PCenter.from_cost_matrix(COST, site_cost=[5, 1, 5, 1], budget=2).solve(method=method)
+    budget = PCenter.from_cost_matrix(COST, site_cost=[5, 1, 5, 1], budget=2).solve(
+        SolveOptions(method=method)
+    )
     assert budget.selected.tolist() == [1, 3]
     assert budget.objective == 4.0
 
@@ -53,16 +56,16 @@ def test_unreachable_row_is_infeasible():
 
 def test_bad_method():
     with pytest.raises(InputError, match="method"):
-        PCenter.from_cost_matrix(COST, p=1).solve(method="magic")  # type: ignore[arg-type]
+        PCenter.from_cost_matrix(COST, p=1).solve(SolveOptions(method="magic"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_orlib_pcenter(k):
     opt = read_optima(DATA / "orlib" / "pcenter" / "pcenter_opt.txt")[f"pmed{k}"]
     inst = read_pmed(DATA / "orlib" / "pmed" / f"pmed{k}.txt")
-    res = PCenter.from_cost_matrix(inst.cost, p=inst.p).solve(time_limit=60)
+    res = PCenter.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(time_limit=60))
     assert res.objective == opt
     assert res.bound == opt
     assert res.status == "optimal"
-    heur = PCenter.from_cost_matrix(inst.cost, p=inst.p).solve(method="heuristic")
+    heur = PCenter.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(method="heuristic"))
     assert heur.bound <= opt <= heur.objective

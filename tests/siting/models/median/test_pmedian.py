@@ -6,6 +6,7 @@ from testdata import BENCHMARKS
 from benchmarks.orlib import read_optima, read_pmed
 from benchmarks.spopt_sf import load_sf
 from siting.errors import InputError
+from siting.models import SolveOptions
 from siting.models.median.pmedian import PMedian
 
 DATA = BENCHMARKS
@@ -42,7 +43,7 @@ def test_result_is_frozen():
 @pytest.mark.parametrize("method", ["exact", "heuristic"])
 def test_fixed_forbidden_budget_groups(method):
     def solve(**kw):
-        return PMedian.from_cost_matrix(COST, weights=W, **kw).solve(method=method)
+        return PMedian.from_cost_matrix(COST, weights=W, **kw).solve(SolveOptions(method=method))
 
     assert solve(p=2, fixed=[0]).selected.tolist() == [0, 2]
     assert solve(p=2, fixed=[0]).objective == 14.0
@@ -122,7 +123,7 @@ def test_p_needed_without_budget():
 def test_orlib_optimum(name):
     opt = read_optima(DATA / "orlib" / "pmed" / "pmedopt.txt")[name]
     inst = read_pmed(DATA / "orlib" / "pmed" / f"{name}.txt")
-    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(time_limit=60)
+    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(time_limit=60))
     assert res.objective == opt
     assert res.bound == opt
     assert res.status == "optimal"
@@ -131,17 +132,17 @@ def test_orlib_optimum(name):
 
 def test_heuristic_reports_valid_bound():
     inst = read_pmed(DATA / "orlib" / "pmed" / "pmed4.txt")
-    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(method="heuristic", seed=3)
+    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(method="heuristic", seed=3))
     assert res.method == "heuristic"
     assert res.bound <= 3034 <= res.objective
     assert res.gap == pytest.approx((res.objective - res.bound) / res.objective)
-    again = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(method="heuristic", seed=3)
+    again = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(method="heuristic", seed=3))
     assert again.selected.tolist() == res.selected.tolist()
 
 
 def test_time_limit_keeps_a_valid_bound():
     inst = read_pmed(DATA / "orlib" / "pmed" / "pmed16.txt")
-    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(time_limit=1.0)
+    res = PMedian.from_cost_matrix(inst.cost, p=inst.p).solve(SolveOptions(time_limit=1.0))
     assert res.status in {"time_limit", "optimal", "feasible"}
     assert res.bound <= 8162 <= res.objective
     assert res.solve_seconds < 10

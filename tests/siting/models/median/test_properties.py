@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siting.models import SolveOptions
 from siting.models.median.capacitated import CapacitatedPMedian
 from siting.models.median.pcenter import PCenter
 from siting.models.median.pmedian import PMedian
@@ -35,7 +36,7 @@ def brute(cost, weights, p, center=False):
 @given(instances())
 def test_pmedian_exact_equals_brute_force(inst):
     cost, weights, p = inst
-    res = PMedian.from_cost_matrix(cost, p=p, weights=weights).solve(method="exact")
+    res = PMedian.from_cost_matrix(cost, p=p, weights=weights).solve(SolveOptions(method="exact"))
     assert res.status == "optimal"
     assert res.objective == brute(cost, weights, p)
     assert res.selected.size == p
@@ -47,7 +48,7 @@ def test_pmedian_exact_equals_brute_force(inst):
 def test_pmedian_heuristic_bracketed(inst):
     cost, weights, p = inst
     opt = brute(cost, weights, p)
-    res = PMedian.from_cost_matrix(cost, p=p, weights=weights).solve(method="heuristic", seed=1)
+    res = PMedian.from_cost_matrix(cost, p=p, weights=weights).solve(SolveOptions(method="heuristic", seed=1))
     assert res.objective >= opt - 1e-9
     assert res.bound <= opt + 1e-9
     assert res.bound <= res.objective
@@ -58,10 +59,10 @@ def test_pmedian_heuristic_bracketed(inst):
 def test_pcenter_exact_equals_brute_force(inst):
     cost, _, p = inst
     opt = brute(cost, None, p, center=True)
-    res = PCenter.from_cost_matrix(cost, p=p).solve(method="exact")
+    res = PCenter.from_cost_matrix(cost, p=p).solve(SolveOptions(method="exact"))
     assert res.objective == opt
     assert res.bound == opt
-    heur = PCenter.from_cost_matrix(cost, p=p).solve(method="heuristic")
+    heur = PCenter.from_cost_matrix(cost, p=p).solve(SolveOptions(method="heuristic"))
     assert heur.bound <= opt <= heur.objective
 
 
@@ -83,12 +84,12 @@ def test_capacitated_exact_equals_brute_force(inst, capacity):
     demand = weights + 1
     opt = brute_capacitated(cost, demand, capacity, p)
     model = CapacitatedPMedian.from_cost_matrix(cost, demand=demand, capacity=capacity, p=p)
-    res = model.solve(method="exact")
+    res = model.solve(SolveOptions(method="exact"))
     if np.isinf(opt):
         assert res.status == "infeasible"
         return
     assert res.status == "optimal"
     assert res.objective == opt
-    heur = model.solve(method="heuristic")
+    heur = model.solve(SolveOptions(method="heuristic"))
     if heur.status != "infeasible":  # the greedy assignment may fail on a tight instance
         assert heur.bound <= opt + 1e-9 <= heur.objective + 2e-9
