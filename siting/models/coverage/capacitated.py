@@ -20,7 +20,7 @@ from siting.models.base import SolveOptions, SolveResult
 from siting.models.rules import Group, RuleState, SiteRules
 from siting.models.solvers.formulations import transportation_lp
 from siting.models.solvers.highs import solve_mip
-from siting.models.solvers.lagrangian_cover import relaxed_site_value
+from siting.models.solvers.lagrangian_cover import capacity_bound
 
 __all__ = ["CapacitatedMCLP"]
 
@@ -319,7 +319,7 @@ class CapacitatedMCLP:
             time_limit=max(0.1, deadline - time.perf_counter()) / 2,
         )
         objective = float((self.data.weights[rows] * x).sum())
-        bound = _lagrangian_capacity_bound(
+        bound = capacity_bound(
             self.data, self.capacity, RuleState(self.rules, self.p), target=objective, deadline=deadline
         )
         bound = max(bound, objective)
@@ -435,56 +435,3 @@ def _assign_lp(
         return rows, cols, np.zeros(rows.size)
     x = np.clip(sol.x, 0.0, 1.0)
     return rows, cols, np.rint(x) if single_source else x
-
-
-def _lagrangian_capacity_bound(
-    data: CoverageData,
-    capacity: NDArray[np.float64],
-    rs: RuleState,
-    *,
-    target: float,
-    deadline: float,
-    max_iter: int = 300,
-) -> float:
-    """Upper bound from relaxing ``sum_j x_ij <= 1`` with multipliers ``lam >= 0``.
-
-    ``UB(lam) = sum_i lam_i + max_{y in Y} sum_j v_j y_j`` where ``v_j`` is the
-    fractional knapsack ``max sum_i (w_i - lam_i)^+ x_ij`` s.t. ``sum_i w_i x_ij <= q_j``
-    (and ``Y`` keeps p, budget, fixed and forbidden). Valid for every ``lam``,
-    for split and single-source assignment alike.
-    """
-    coo = data.csc.tocoo()
-    w = data.weights
-    keep = w[coo.row] > 0
-    rows, cols = coo.row[keep], coo.col[keep]
-    lam = w * 0.5
-    best, mu, stall = math.inf, 1.0, 0
-    for _ in range(max_iter):
-        profit = np.maximum(w - lam, 0.0)
-        ratio = np.where(w[rows] > 0, profit[rows] / np.maximum(w[rows], 1e-300), 0.0)
-        order = np.lexsort((-ratio, cols))
-        r_o, c_o = rows[order], cols[order]
-        wt = w[r_o] * (ratio[order] > 0)
-        starts = np.searchsorted(c_o, np.arange(data.n_candidates))
-        cum = np.cumsum(wt)
-        before = cum - wt - np.concatenate([[0.0], cum])[starts][c_o]
-        frac = np.clip((capacity[c_o] - before) / np.maximum(wt, 1e-300), 0.0, 1.0) * (wt > 0)
-        v = np.bincount(c_o, weights=frac * w[r_o] * ratio[order], minlength=data.n_candidates).astype(
-            np.float64
-        )
-        site_val, y = relaxed_site_value(v, rs)
-        ub = float(lam.sum()) + site_val
-        if ub < best - 1e-12 * max(1.0, abs(best)) or not math.isfinite(best):
-            best, stall = ub, 0
-        else:
-            stall += 1
-            if stall >= 10:
-                mu, stall = mu / 2.0, 0
-        if best - target <= 1e-7 * max(1.0, target) or mu < 1e-5 or time.perf_counter() > deadline:
-            break
-        g = 1.0 - np.bincount(r_o, weights=frac * y[c_o], minlength=data.n_demand)
-        norm = float(g @ g)
-        if norm <= 0:
-            break
-        lam = np.maximum(lam - mu * (ub - target) / norm * g, 0.0)
-    return best

@@ -24,9 +24,10 @@ from siting.models.median._common import (
     precheck,
 )
 from siting.models.rules import Group, SiteRules
+from siting.models.solvers.fixing import reduced_cost_fixing
 from siting.models.solvers.formulations import build_median_model
 from siting.models.solvers.interchange import InterchangeResult, interchange
-from siting.models.solvers.lagrangian import LagrangianBound, lagrangian_bound, reduced_cost_fixing
+from siting.models.solvers.lagrangian import LagrangianBound, lagrangian_bound
 
 __all__ = ["PMedian"]
 

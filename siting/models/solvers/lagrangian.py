@@ -1,6 +1,13 @@
-"""Lagrangian relaxation lower bound for the p-median, by subgradient optimisation.
+"""Lagrangian relaxation by subgradient optimisation: the one driver, and the p-median's lower bound.
 
-Relax the assignment rows ``sum_j x_ij = 1`` with multipliers ``lambda_i``::
+:func:`subgradient` runs every Lagrangian bound of the models (this p-median bound and the
+coverage bounds of :mod:`siting.models.solvers.lagrangian_cover`): Polyak steps towards a target
+with a scale that halves after a run of iterations without improvement (Held, Wolfe &
+Crowder 1974). Each bound is a :class:`Relaxation` that says how to evaluate ``L(lambda)``, its
+subgradient, its step and when it is done.
+
+The p-median bound relaxes the assignment rows ``sum_j x_ij = 1`` with multipliers
+``lambda_i``::
 
     L(lambda) = sum_i lambda_i + min_{y in Y} sum_j rho_j y_j,
     rho_j     = sum_i min(0, w_i d_ij - lambda_i)      (reachable pairs only),
@@ -10,23 +17,25 @@ sites (exactly, or at most when ``p_exact`` is false; with a budget and no
 ``p``, at most the number of sites the budget can buy). Group and budget rules
 are dropped, which only relaxes further, so every ``L(lambda)`` is a valid lower
 bound on the optimal p-median cost. With integral weights and costs the bound
-is rounded up. The same ``rho`` gives reduced-cost fixing: a site whose forced
-opening (or closing) lifts the bound to the incumbent's cost cannot be part of
-a strictly better solution.
+is rounded up. The same ``rho`` gives reduced-cost fixing
+(:func:`siting.models.solvers.fixing.forced_bounds`): a site whose forced opening (or
+closing) lifts the bound to the incumbent's cost cannot be part of a strictly better solution.
 """
 
 from __future__ import annotations
 
+import abc
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from siting.models._inputs import Neighbours
 
-__all__ = ["LagrangianBound", "lagrangian_bound"]
+__all__ = ["LagrangianBound", "Relaxation", "StepRule", "SubgradientState", "lagrangian_bound", "subgradient"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,159 @@ class LagrangianBound:
     def rounded(self, value: float) -> float:
         """Round ``value`` down to a number surely at or below the exact bound it approximates."""
         return _rounded(value, self.integral)
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """How :func:`subgradient` steps: the scale, when it halves, and what counts as progress.
+
+    Attributes
+    ----------
+    sense : {"max", "min"}
+        ``max``: ``L`` is a lower bound to raise; ``min``: an upper bound to lower.
+    scale : float
+        Initial step scale (``theta`` or ``mu`` in the literature).
+    patience : int
+        Iterations without improvement after which the scale halves.
+    min_scale : float
+        The run stops once the scale falls below this.
+    tol : float
+        An iteration improves when it beats the best by more than ``tol`` times
+        ``max(1, |best|)`` (or ``max(1, |value|)`` with ``tol_of_value``); the first always does.
+    tol_of_value : bool
+        Scale ``tol`` by the new value instead of the best one.
+    absolute : bool
+        ``tol`` is absolute (not scaled at all).
+    """
+
+    sense: Literal["max", "min"]
+    scale: float = 1.0
+    patience: int = 20
+    min_scale: float = 1e-6
+    tol: float = 1e-12
+    tol_of_value: bool = False
+    absolute: bool = False
+
+    def improves(self, value: float, best: float) -> bool:
+        """Whether ``value`` is progress over ``best``."""
+        if not math.isfinite(best):
+            return True
+        size = 1.0 if self.absolute else max(1.0, abs(value if self.tol_of_value else best))
+        if self.sense == "max":
+            return value > best + self.tol * size
+        return value < best - self.tol * size
+
+
+@dataclass
+class SubgradientState:
+    """Where a subgradient run stands; runs may be resumed (:class:`CoverLagrangian` does).
+
+    Attributes
+    ----------
+    lam : ndarray of float
+        Current multipliers.
+    scale : float
+        Current step scale.
+    best : float
+        Best ``L`` seen (``-inf`` / ``inf`` before the first iteration).
+    best_lam : ndarray of float
+        Multipliers of ``best``.
+    iterations : int
+        Iterations so far.
+    stall : int
+        Iterations since the last improvement (or the last halving).
+    """
+
+    lam: NDArray[np.float64]
+    scale: float
+    best: float
+    best_lam: NDArray[np.float64] = field(repr=False)
+    iterations: int = 0
+    stall: int = 0
+
+    @classmethod
+    def start(cls, lam: NDArray[np.float64], rule: StepRule) -> SubgradientState:
+        """Return the state before the first iteration, from multipliers ``lam``."""
+        worst = -math.inf if rule.sense == "max" else math.inf
+        return cls(lam=lam, scale=rule.scale, best=worst, best_lam=lam.copy())
+
+
+class Relaxation(abc.ABC):
+    """One Lagrangian relaxation: what :func:`subgradient` needs to optimise it."""
+
+    @abc.abstractmethod
+    def value(self, lam: NDArray[np.float64]) -> float:
+        """Evaluate ``L(lam)``, keeping what :meth:`direction` needs."""
+
+    @abc.abstractmethod
+    def direction(self) -> NDArray[np.float64]:
+        """Return the subgradient at the last ``lam``, oriented so that stepping along it improves ``L``."""
+
+    @abc.abstractmethod
+    def step_length(self, value: float, target: float) -> float:
+        """Return the Polyak numerator of the step (``target - value`` or a variant)."""
+
+    @abc.abstractmethod
+    def reached(self, best: float, target: float) -> bool:
+        """Whether the best bound is close enough to ``target`` to stop."""
+
+    def on_improve(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Remember what goes with a new best bound (called right after :meth:`value`)."""
+
+    def update_target(self, target: float) -> float:
+        """Return the target after this iteration (a primal heuristic may raise it)."""
+        return target
+
+    def project(self, lam: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Return ``lam`` projected on the multipliers' domain (unconstrained by default)."""
+        return lam
+
+
+def subgradient(
+    relax: Relaxation,
+    state: SubgradientState,
+    rule: StepRule,
+    *,
+    target: float,
+    deadline: float,
+    max_iter: int,
+) -> float:
+    """Run up to ``max_iter`` subgradient iterations on ``relax`` from ``state`` (updated in place).
+
+    Each iteration evaluates ``L``, records a new best (or counts a stall, halving the scale
+    after ``rule.patience`` of them), lets the relaxation raise the target, stops when the
+    relaxation has reached it, the scale is below ``rule.min_scale`` or the ``deadline``
+    (``time.perf_counter()``) has passed, and otherwise steps
+    ``lam <- project(lam + scale * step_length / |g|^2 * g)``. A zero subgradient stops the run.
+
+    Returns
+    -------
+    float
+        The target after the run (raised by the relaxation's primal heuristic, if any).
+    """
+    for _ in range(max_iter):
+        state.iterations += 1
+        value = relax.value(state.lam)
+        if rule.improves(value, state.best):
+            state.best, state.best_lam, state.stall = value, state.lam.copy(), 0
+            relax.on_improve()
+        else:
+            state.stall += 1
+            if state.stall >= rule.patience:
+                state.scale, state.stall = state.scale / 2.0, 0
+        target = relax.update_target(target)
+        if (
+            relax.reached(state.best, target)
+            or state.scale < rule.min_scale
+            or time.perf_counter() > deadline
+        ):
+            break
+        g = relax.direction()
+        norm = float(g @ g)
+        if norm <= 0:
+            break
+        state.lam = relax.project(state.lam + state.scale * relax.step_length(value, target) / norm * g)
+    return target
 
 
 def _rounded(value: float, integral: bool) -> float:
@@ -165,67 +327,54 @@ def lagrangian_bound(
         Iterations without improvement before ``theta`` halves.
     """
     integral = bool(np.all(np.mod(weights, 1) == 0) and np.all(np.mod(nb.vals, 1) == 0))
-    free = allowed & ~fixed
-    k = n_open - int(fixed.sum())
-    lam = np.array(start, dtype=float) if start is not None else np.zeros(nb.n)
-    best_raw, best_lam, best_rho = -np.inf, lam.copy(), np.zeros(nb.m)
-    theta, stall, it = 2.0, 0, 0
-    target = upper if np.isfinite(upper) else np.inf
-    prefix = _Prefix(nb, weights)
-    for _ in range(max_iter):
-        it += 1
-        rows, cols, red = prefix.negative(lam)
-        rho: NDArray[np.float64] = np.bincount(cols, red, minlength=nb.m).astype(float)
-        y = _inner(rho, free, fixed, k, exact)
-        raw = float(lam.sum() + rho[y].sum())
-        if raw > best_raw + 1e-12 * max(1.0, abs(raw)):
-            best_raw, best_lam, best_rho, stall = raw, lam.copy(), rho, 0
-        else:
-            stall += 1
-            if stall >= patience:
-                theta, stall = theta / 2, 0
-        done = _rounded(best_raw, integral) >= target - rel_tol * max(1.0, abs(target))
-        if done or theta < 1e-4 or time.perf_counter() > deadline:
-            break
-        g = 1.0 - np.bincount(rows[y[cols]], minlength=nb.n)
-        norm = float(g @ g)
-        if norm == 0:
-            break
-        gap = (target - raw) if np.isfinite(target) else max(1.0, abs(raw)) * 0.05
-        lam = lam + theta * max(gap, 1e-9 * max(1.0, abs(raw))) / norm * g
-    out = LagrangianBound(best_raw, best_raw, best_lam, best_rho, it, integral)
-    return LagrangianBound(out.rounded(best_raw), best_raw, best_lam, best_rho, it, integral)
+    relax = _MedianRelaxation(nb, weights, allowed=allowed, fixed=fixed, n_open=n_open, exact=exact,
+                              integral=integral, rel_tol=rel_tol)  # fmt: skip
+    rule = StepRule(sense="max", scale=2.0, patience=patience, min_scale=1e-4, tol=1e-12, tol_of_value=True)
+    state = SubgradientState.start(
+        np.array(start, dtype=float) if start is not None else np.zeros(nb.n), rule
+    )
+    subgradient(relax, state, rule, target=upper if np.isfinite(upper) else np.inf, deadline=deadline,
+                max_iter=max_iter)  # fmt: skip
+    best = state.best
+    return LagrangianBound(
+        _rounded(best, integral), best, state.best_lam, relax.best_rho, state.iterations, integral
+    )
 
 
-def reduced_cost_fixing(
-    lb: LagrangianBound,
-    *,
-    allowed: NDArray[np.bool_],
-    fixed: NDArray[np.bool_],
-    n_open: int,
-    upper: float,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Sites that no solution cheaper than ``upper`` opens / closes (for exactly ``n_open`` sites).
+class _MedianRelaxation(Relaxation):
+    """The p-median relaxation of the assignment rows (see the module docstring)."""
 
-    Returns
-    -------
-    close, open : ndarray of bool, shape (n_candidates,)
-        ``close[j]``: every solution with ``j`` open costs at least ``upper``;
-        ``open[j]``: every solution with ``j`` closed costs at least ``upper``.
-    """
-    rho = lb.rho
-    free = np.flatnonzero(allowed & ~fixed)
-    k = n_open - int(fixed.sum())
-    close = np.zeros(rho.size, dtype=bool)
-    must = np.zeros(rho.size, dtype=bool)
-    if k <= 0 or k >= free.size:
-        return close, must
-    order = free[np.argsort(rho[free], kind="stable")]
-    chosen, rest = order[:k], order[k:]
-    kth, next_ = rho[chosen[-1]], rho[rest[0]]
-    bar = upper - 1e-9 * max(1.0, abs(upper))
-    lift_open = np.array([lb.rounded(lb.raw + rho[j] - kth) for j in rest])
-    close[rest[lift_open >= bar]] = True
-    lift_close = np.array([lb.rounded(lb.raw - rho[j] + next_) for j in chosen])
-    must[chosen[lift_close >= bar]] = True
-    return close, must
+    def __init__(
+        self, nb: Neighbours, weights: NDArray[np.float64], *, allowed: NDArray[np.bool_],
+        fixed: NDArray[np.bool_], n_open: int, exact: bool, integral: bool, rel_tol: float,
+    ) -> None:  # fmt: skip
+        self.nb, self.fixed, self.exact, self.integral, self.rel_tol = nb, fixed, exact, integral, rel_tol
+        self.free = allowed & ~fixed
+        self.k = n_open - int(fixed.sum())
+        self.prefix = _Prefix(nb, weights)
+        self.best_rho: NDArray[np.float64] = np.zeros(nb.m)
+
+    def value(self, lam: NDArray[np.float64]) -> float:
+        """Compute ``L(lam)``: the negative reduced costs ``rho`` and the cheapest site choice."""
+        self.rows, self.cols, red = self.prefix.negative(lam)
+        self.rho: NDArray[np.float64] = np.bincount(self.cols, red, minlength=self.nb.m).astype(float)
+        self.y = _inner(self.rho, self.free, self.fixed, self.k, self.exact)
+        return float(lam.sum() + self.rho[self.y].sum())
+
+    def on_improve(self) -> None:
+        """Keep the reduced costs of the best bound (for fixing and for the relaxation's sites)."""
+        self.best_rho = self.rho
+
+    def direction(self) -> NDArray[np.float64]:
+        """Return ``1 - (number of chosen sites each demand is assigned to)``."""
+        assigned = np.bincount(self.rows[self.y[self.cols]], minlength=self.nb.n)
+        return np.asarray(1.0 - assigned, dtype=np.float64)
+
+    def step_length(self, value: float, target: float) -> float:
+        """Return the gap to the incumbent (5 % of the value without one), at least a tiny step."""
+        gap = (target - value) if np.isfinite(target) else max(1.0, abs(value)) * 0.05
+        return max(gap, 1e-9 * max(1.0, abs(value)))
+
+    def reached(self, best: float, target: float) -> bool:
+        """Whether the (rounded) bound meets the incumbent's cost within ``rel_tol``."""
+        return _rounded(best, self.integral) >= target - self.rel_tol * max(1.0, abs(target))
