@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,6 +58,9 @@ class BackupCoverage:
     p : int or None
         Most sites (fixed ones included); None means the LSCP optimum.
     """
+
+    #: ``solve()`` maximises the objective (the demand weight covered twice); ``bound`` is an upper bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "max"
 
     data: CoverageData
     rules: SiteRules

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,6 +69,9 @@ class CapacitatedMCLP:
     single_source : bool
         Whether each demand point goes wholly to one site.
     """
+
+    #: ``solve()`` maximises the objective (the served demand weight); ``bound`` is an upper bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "max"
 
     data: CoverageData
     capacity: NDArray[np.float64]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +59,9 @@ class LSCP:
     p : int or None
         Most sites allowed (fixed ones included); None for no limit.
     """
+
+    #: ``solve()`` minimises the objective (the number of open sites); ``bound`` is a lower bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "min"
 
     data: CoverageData
     rules: SiteRules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,6 +69,9 @@ class MCLP:
     p : int or None
         Most sites to open (fixed ones included).
     """
+
+    #: ``solve()`` maximises the objective (the covered demand weight); ``bound`` is an upper bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "max"
 
     data: CoverageData
     rules: SiteRules

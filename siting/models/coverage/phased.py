@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,6 +87,9 @@ class PhasedMCLP:
     rules : SiteRules
         Fixed sites (open from the first phase), forbidden sites, and the opening cost per site.
     """
+
+    #: ``solve()`` maximises the objective (the covered demand weight summed over the phases); ``bound`` is an upper bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "max"
 
     coverage: sp.csr_matrix
     weights: NDArray[np.float64]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -94,6 +94,8 @@ class PMedian:
         Fixed / forbidden sites, costs and budget, groups.
     """
 
+    #: ``solve()`` minimises the objective (the weighted total cost); ``bound`` is a lower bound.
+    SENSE: ClassVar[Literal["max", "min"]] = "min"
     #: Name in results.
     MODEL: ClassVar[str] = "p-median"
     #: The ``from_cost_matrix`` keyword of the demand column (for :mod:`siting.adapters`).
