@@ -70,5 +70,6 @@ lock:
 	/tmp/siting-lock/bin/pip install --quiet -e '.[dev,bench]'
 	/tmp/siting-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
+# build/: pip builds in the checkout, and setuptools puts what an earlier build left there into the next wheel
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist
