@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from siting.errors import SitingError
@@ -45,11 +46,12 @@ def steps(title: str) -> Iterator[Callable[[str], None]]:
 def fail(exc: BaseException, *, code: int = 1) -> typer.Exit:
     """Print an error as a clean message (no traceback) and return the exit to raise."""
     if isinstance(exc, SitingError):
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        # the message is plain text: "pip install 'siting[api]'" must not be read as rich markup
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     else:
         log.exception("unexpected error")
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in siting, not in your input; please report it with the command you ran.",
             highlight=False,
         )

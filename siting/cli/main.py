@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from typer.main import get_group
 
 from siting import __version__
 from siting.cli.console import console, err_console, fail, steps
@@ -59,23 +61,37 @@ app = typer.Typer(
 )
 
 
-def _mount_subcommands() -> None:
-    """Add ``siting demo`` and every command of the ``siting.commands`` entry points."""
-    app.add_typer(demo_app, name="demo")
-    taken = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+def _mount_subcommands(target: typer.Typer, commands: Iterable[EntryPoint] | None = None) -> None:
+    """Add ``siting demo`` and a command for each entry point to ``target``.
+
+    ``commands`` defaults to the entry points of the group ``siting.commands``. A typer app becomes a
+    command group, a function a command, and one whose import fails a command that says what to install.
+    """
+    target.add_typer(demo_app, name="demo")
+    taken = _command_names(target)
+    found = entry_points(group=COMMANDS_GROUP) if commands is None else commands
+    for ep in sorted(found, key=lambda e: e.name):
         if ep.name in taken:
             continue  # never two commands of one name: the first registered wins
         taken.add(ep.name)
         try:
             command = ep.load()
         except ImportError as exc:
-            app.command(ep.name, **_UNAVAILABLE)(_unavailable(ep, exc))
+            target.command(ep.name, **_UNAVAILABLE)(_unavailable(ep, exc))
             continue
         if isinstance(command, typer.Typer):
-            app.add_typer(command, name=ep.name)
+            target.add_typer(command, name=ep.name)
         else:
-            app.command(ep.name)(command)
+            target.command(ep.name)(command)
+
+
+def _command_names(target: typer.Typer) -> set[str]:
+    """Names of the commands and groups of ``target``, as typer resolves them.
+
+    ``@app.command()`` leaves the name unset until typer builds the click group (it is the
+    function's name, ``_`` as ``-``), so the names come from that group.
+    """
+    return set(get_group(target).commands)
 
 
 _UNAVAILABLE: dict[str, Any] = {
@@ -104,7 +120,8 @@ def _unavailable(ep: EntryPoint, exc: ImportError) -> Callable[..., None]:
     def command(ctx: typer.Context) -> None:
         raise fail(InputError(Problem(f"siting {ep.name}", f"needs {missing}, which is not installed", fix)))
 
-    command.__doc__ = f"Not available here: needs {missing} ({fix})."
+    # help texts are rich markup: escape the "[api]" of the fix
+    command.__doc__ = f"Not available here: needs {missing} ({escape(fix)})."
     return command
 
 
@@ -428,4 +445,4 @@ def _print_run(summary: Mapping[str, Any], target: Path) -> None:
     console.print(f"wrote {target}/")
 
 
-_mount_subcommands()
+_mount_subcommands(app)

@@ -82,6 +82,7 @@ def _poll(base: str, location: str, headers: dict, until: tuple[str, ...], timeo
     raise AssertionError(f"{location} never reached {until}")
 
 
+@pytest.mark.slow
 def test_serve_key_async_job_crash_and_restart(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'siting.db'}"
     created = subprocess.run(

@@ -127,6 +127,7 @@ def _independent_coverage(area: StudyArea, site_points: np.ndarray, radius: floa
     return covered
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("share", [0.95, 0.99])
 def test_jiangbei_10_minute_plan_checked_from_geometry(share):
     area = load_study_area(ROOT / "gis_data" / "jiangbei.gpkg")

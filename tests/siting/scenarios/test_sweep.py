@@ -13,6 +13,7 @@ from dask.distributed import Client, LocalCluster
 from testdata import ROOT
 from typer.testing import CliRunner
 
+import siting.cli.main
 import siting.scenarios.distributed
 from siting.cli.main import app
 from siting.scenarios.schema import load_scenario
@@ -86,8 +87,10 @@ def test_cli_reports_failures_and_still_writes_the_rows(scenario, tmp_path):
 
 def test_unreachable_scheduler_names_the_option(scenario, tmp_path, monkeypatch):
 
+    # the CLI calls the `connect` it imported: patch that name (patching siting.scenarios.distributed
+    # left the default 10 s timeout in place)
     monkeypatch.setattr(
-        siting.scenarios.distributed,
+        siting.cli.main,
         "connect",
         functools.partial(siting.scenarios.distributed.connect, timeout_s=1.0),
     )
