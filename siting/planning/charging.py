@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from siting.demand.hotspots import ReportDemand, add_report_demand
+from siting.demand.hotspots import ReportDemand
 from siting.errors import InfeasibleError, Problem, StudyAreaError, raise_if_problems
 from siting.geo.crs import to_output_crs
 from siting.models.base import Method, SolveOptions, SolveResult
@@ -21,6 +20,17 @@ from siting.models.coverage.capacitated import CapacitatedMCLP
 from siting.models.solvers.formulations import transportation_lp
 from siting.network.fire_lanes import DEFAULT_LANE_WIDTH_M
 from siting.network.matrices import cost_matrix
+from siting.planning.charging_demand import (
+    DEFAULT_MAX_PILES_PER_SITE,
+    DEFAULT_NO_PRIVATE_SHARE,
+    DEFAULT_OWNERSHIP_RATE,
+    DEFAULT_RADIUS_M,
+    DEFAULT_USERS_PER_PILE,
+    charging_demand,
+    check_demand_parameters,
+    number,
+)
+from siting.planning.charging_results import coverage_figures, site_table
 from siting.planning.charging_rules import (
     DEFAULT_CLEARANCE_M,
     DEFAULT_REACH_M,
@@ -39,22 +49,6 @@ __all__ = [
     "charging_demand",
     "plan_charging_piles",
 ]
-
-#: Walking radius from home to a charging point, metres. ASSUMPTION (a 2 to 3 minute walk; no
-#: published standard for e-bike charging points was found).
-DEFAULT_RADIUS_M = 200.0
-#: E-bikes per household. Derived: China had nearly 300 million e-bikes in 2021 (Bloomberg, reported by
-#: Huanqiu, 2021-04-08) and 494.16 million family households in the 2020 census, about 0.6 per household.
-#: A national figure used as an assumption for Jiangbei; replace with local registration data.
-DEFAULT_OWNERSHIP_RATE = 0.6
-#: Share of e-bikes without a private charging place (garage, private socket). ASSUMPTION: most
-#: Jiangbei households live in multi-storey compounds without private garages.
-DEFAULT_NO_PRIVATE_SHARE = 0.7
-#: E-bikes one pile (one socket, one bike at a time) serves. ASSUMPTION: an overnight charge of 6 to 8 h
-#: every two to three days, plus daytime top-ups, gives about 6 users per socket.
-DEFAULT_USERS_PER_PILE = 6.0
-#: Most piles in one group (one site, a charging shed). ASSUMPTION: a shed of two to three 10-socket units.
-DEFAULT_MAX_PILES_PER_SITE = 30
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,90 +120,18 @@ class ChargingPlan:
         }
 
 
-def _number(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _check_share(problems: list[Problem], value: Any, where: str, example: str) -> None:
-    v = _number(value)
-    if v is None or not 0 <= v <= 1:
-        problems.append(Problem(where, f"must be a share within [0, 1], got {value!r}", example))
-
-
-def _check_demand_parameters(ownership_rate: Any, no_private_share: Any) -> list[Problem]:
-    problems: list[Problem] = []
-    _check_share(problems, ownership_rate, "ownership_rate", "e-bikes per household, e.g. 0.6")
-    _check_share(problems, no_private_share, "no_private_share", "e.g. 0.7")
-    return problems
-
-
-def charging_demand(
-    demand: gpd.GeoDataFrame,
-    *,
-    ownership_rate: float = DEFAULT_OWNERSHIP_RATE,
-    no_private_share: float = DEFAULT_NO_PRIVATE_SHARE,
-    reports: pd.DataFrame | None = None,
-    report_options: Mapping[str, Any] | None = None,
-) -> tuple[np.ndarray, ReportDemand | None]:
-    """E-bikes needing a public charging point at each demand point.
-
-    ``users_i = households_i * ownership_rate * no_private_share``, plus, when ``reports`` are
-    given, a share of that total placed where reports cluster
-    (:func:`siting.demand.hotspots.add_report_demand`; ``report_options`` are passed on, e.g.
-    ``{"share": 0.1, "method": "kde", "bandwidth_m": 150}``).
-
-    Parameters
-    ----------
-    demand : GeoDataFrame
-        Demand points with ``households``.
-    ownership_rate : float
-        E-bikes per household, in [0, 1].
-    no_private_share : float
-        Share of e-bikes with no private charging place, in [0, 1].
-    reports : DataFrame, optional
-        Residents' reports (lon, lat, date, category).
-    report_options : mapping, optional
-        Keyword arguments of :func:`~siting.demand.hotspots.add_report_demand`.
-
-    Returns
-    -------
-    tuple
-        ``(users, report)``: e-bikes per demand point, shape (n_demand,), and the
-        :class:`~siting.demand.hotspots.ReportDemand` (None without reports).
-
-    Raises
-    ------
-    InputError
-        Listing every problem with the parameters and inputs.
-    """
-    problems = _check_demand_parameters(ownership_rate, no_private_share)
-    if "households" not in demand.columns:
-        problems.append(Problem("demand.households", "column missing", "load demand through a StudyArea"))
-    raise_if_problems(problems, title="invalid charging demand input")
-    hh = pd.to_numeric(demand["households"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    base = hh * float(ownership_rate) * float(no_private_share)
-    if reports is None:
-        return base, None
-    rd = add_report_demand(demand, reports, weights=base, **dict(report_options or {}))
-    return rd.weights, rd
-
-
 def _check_plan_parameters(opts: Mapping[str, Any]) -> list[Problem]:
     """Every problem with the plan's scalar parameters."""
-    problems = _check_demand_parameters(opts["ownership_rate"], opts["no_private_share"])
+    problems = check_demand_parameters(opts["ownership_rate"], opts["no_private_share"])
     problems += check_rule_parameters(
         clearance_m=opts["clearance_m"], reach_m=opts["reach_m"], default_width_m=opts["default_width_m"]
     )
-    r = _number(opts["radius_m"])
+    r = number(opts["radius_m"])
     if r is None or r <= 0:
         problems.append(
             Problem("radius_m", f"must be a positive number of metres, got {opts['radius_m']!r}", "e.g. 200")
         )
-    upp = _number(opts["users_per_pile"])
+    upp = number(opts["users_per_pile"])
     if upp is None or upp <= 0:
         problems.append(Problem("users_per_pile", f"must be > 0, got {opts['users_per_pile']!r}", "e.g. 6"))
     mp = opts["max_piles_per_site"]
@@ -219,15 +141,15 @@ def _check_plan_parameters(opts: Mapping[str, Any]) -> list[Problem]:
     if p is not None and not (isinstance(p, int | np.integer) and not isinstance(p, bool) and p >= 1):
         problems.append(Problem("p", f"must be an integer >= 1 or None, got {p!r}", "e.g. 300"))
     b = opts["budget"]
-    if b is not None and ((_number(b) or 0) <= 0):
+    if b is not None and ((number(b) or 0) <= 0):
         problems.append(Problem("budget", f"must be > 0 or None, got {b!r}", "the total cost of the sites"))
-    c = _number(opts["circuity"])
+    c = number(opts["circuity"])
     if c is None or c < 1:
         problems.append(Problem("circuity", f"must be >= 1, got {opts['circuity']!r}", "1.0 to 1.6"))
     if opts["method"] not in ("auto", "exact", "heuristic"):
         problems.append(Problem("method", f"unknown method {opts['method']!r}", "auto, exact or heuristic"))
     t = opts["time_limit"]
-    if t is not None and ((_number(t) or 0) <= 0):
+    if t is not None and ((number(t) or 0) <= 0):
         problems.append(Problem("time_limit", f"must be > 0 seconds or None, got {t!r}", "e.g. 30"))
     return problems
 
@@ -260,21 +182,6 @@ def _candidates(area: Any, facility_type: str, keep_existing: bool) -> tuple[gpd
             )
         )
     return gpd.GeoDataFrame(cand.reset_index(drop=True), geometry="geometry", crs=area.crs), problems
-
-
-def _grid_ids(sites: gpd.GeoDataFrame, area: Any) -> np.ndarray:
-    """Grid of each site: its own ``grid_id`` or the grid polygon it lies in (``""`` when none)."""
-    have = (
-        sites["grid_id"].astype("string")
-        if "grid_id" in sites.columns
-        else pd.Series(pd.NA, index=sites.index)
-    )
-    if have.notna().all() or not area.has("grids"):
-        return have.fillna("").astype(str).to_numpy()
-    grids = area.layer("grids")
-    joined = gpd.sjoin(sites[["geometry"]], grids[["grid_id", "geometry"]], predicate="within", how="left")
-    found = joined[~joined.index.duplicated()]["grid_id"].astype("string")
-    return have.fillna(found).fillna("").astype(str).to_numpy()
 
 
 def _reassign(
@@ -479,7 +386,7 @@ def _solve(
             "walk_m": walk,
         }
     )
-    sites = _site_table(
+    sites = site_table(
         area,
         eligible,
         selected=selected,
@@ -491,7 +398,7 @@ def _solve(
         hh=hh,
         opts=opts,
     )
-    figures = _coverage_figures(
+    figures = coverage_figures(
         demand,
         users=users,
         hh=hh,
@@ -516,119 +423,3 @@ def _solve(
         assignment=assignment,
         report=report,
     )
-
-
-def _site_table(
-    area: Any,
-    eligible: gpd.GeoDataFrame,
-    *,
-    selected: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    share: np.ndarray,
-    walk: np.ndarray,
-    users: np.ndarray,
-    hh: np.ndarray,
-    opts: Mapping[str, Any],
-) -> gpd.GeoDataFrame:
-    """One row per open site serving someone (existing sites always kept)."""
-    n = len(eligible)
-    served_u = np.bincount(cols, weights=users[rows] * share, minlength=n)
-    served_h = np.bincount(cols, weights=hh[rows] * share, minlength=n)
-    walk_sum = np.bincount(cols, weights=users[rows] * share * walk, minlength=n)
-    max_walk = np.zeros(n)
-    np.maximum.at(max_walk, cols, walk)
-    is_open = np.zeros(n, dtype=bool)
-    is_open[selected] = True
-    keep = is_open & ((served_u > 1e-9) | eligible["existing"].to_numpy(dtype=bool))
-    idx = np.flatnonzero(keep)
-    upp = float(opts["users_per_pile"])
-    # LP tolerances can put a site a hair over its capacity: round within 1e-6 piles, never above the cap.
-    piles = np.clip(np.ceil(served_u[idx] / upp - 1e-6), 1, int(opts["max_piles_per_site"])).astype(int)
-    cols_keep = [
-        c
-        for c in (
-            "site_id",
-            "compound",
-            "existing",
-            "lane_distance_m",
-            "nearest_lane",
-            "clearance_margin_m",
-            "exclusion_distance_m",
-            "geometry",
-        )
-        if c in eligible.columns
-    ]
-    sites = eligible.iloc[idx][cols_keep].copy()
-    sites["piles"] = piles
-    sites["users_served"] = served_u[idx]
-    sites["households_served"] = served_h[idx]
-    sites["mean_walk_m"] = np.where(
-        served_u[idx] > 0, walk_sum[idx] / np.maximum(served_u[idx], 1e-300), np.nan
-    )
-    sites["max_walk_m"] = np.where(served_u[idx] > 0, max_walk[idx], np.nan)
-    sites["grid_id"] = _grid_ids(eligible.iloc[idx], area)
-    sites = sites.sort_values(["users_served", "site_id"], ascending=[False, True], kind="stable")
-    sites["rank"] = np.arange(1, len(sites) + 1)
-    front = [
-        "site_id",
-        "rank",
-        "piles",
-        "households_served",
-        "users_served",
-        "mean_walk_m",
-        "max_walk_m",
-        "grid_id",
-    ]
-    return gpd.GeoDataFrame(
-        sites[front + [c for c in sites.columns if c not in front]].reset_index(drop=True),
-        geometry="geometry",
-        crs=eligible.crs,
-    )
-
-
-def _coverage_figures(
-    demand: gpd.GeoDataFrame,
-    *,
-    users: np.ndarray,
-    hh: np.ndarray,
-    report: ReportDemand | None,
-    ruled: gpd.GeoDataFrame,
-    eligible: gpd.GeoDataFrame,
-    sites: gpd.GeoDataFrame,
-    coverage: sp.csr_array,
-    selected: np.ndarray,
-    cost: Any,
-) -> dict[str, Any]:
-    """Plan figures: totals, served and within-radius shares, sites, piles, rule rejections."""
-    open_cols = eligible["site_id"].isin(sites["site_id"]).to_numpy(dtype=bool)
-    within = np.asarray(coverage[:, np.flatnonzero(open_cols)].sum(axis=1)).ravel() > 0
-    u_tot, h_tot = float(users.sum()), float(hh.sum())
-    u_srv, h_srv = float(sites["users_served"].sum()), float(sites["households_served"].sum())
-    return {
-        "demand_points": len(demand),
-        "households_total": h_tot,
-        "users_total": u_tot,
-        "users_from_reports": float(report.added.sum()) if report is not None else 0.0,
-        "report_share_added": report.share_added if report is not None else 0.0,
-        "users_served": u_srv,
-        "users_served_share": u_srv / u_tot if u_tot > 0 else 0.0,
-        "households_served": h_srv,
-        "households_served_share": h_srv / h_tot if h_tot > 0 else 0.0,
-        "households_within_radius": float(hh[within].sum()),
-        "households_within_radius_share": float(hh[within].sum()) / h_tot if h_tot > 0 else 0.0,
-        "users_within_radius": float(users[within].sum()),
-        "sites": len(sites),
-        "existing_sites_kept": int(sites["existing"].sum()) if "existing" in sites.columns else 0,
-        "piles": int(sites["piles"].sum()),
-        "users_per_pile_planned": u_srv / max(int(sites["piles"].sum()), 1),
-        "mean_walk_m": float((sites["mean_walk_m"] * sites["users_served"]).sum() / u_srv)
-        if u_srv > 0
-        else math.nan,
-        "max_walk_m": float(sites["max_walk_m"].max()) if len(sites) else math.nan,
-        "candidates": len(ruled),
-        "candidates_eligible": len(eligible),
-        "rejected": {r: int(ruled[r].sum()) for r in RULES},
-        "distance": cost.info.mode if cost.info is not None else "straight-line",
-        "selected_by_solver": int(selected.size),
-    }
