@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from siting.errors import InputError, Problem, raise_if_problems
+from siting.geo.study_area import HOUSEHOLD_SIZE
 
 __all__ = [
     "FAMILIES",
@@ -464,7 +465,7 @@ def scale_demand(
     projection: pd.DataFrame,
     *,
     band: Literal["low", "mid", "high"] = "mid",
-    household_size: float = 2.48,
+    household_size: float = HOUSEHOLD_SIZE,
 ) -> pd.DataFrame:
     """Scale demand points to a projection: each point grows with its grid.
 

@@ -13,6 +13,7 @@ import shapely
 
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.geo.crs import metric_crs
+from siting.geo.study_area import HOUSEHOLD_SIZE
 
 __all__ = [
     "DEFAULT_FLOOR_AREA_PER_HOUSEHOLD_M2",
@@ -24,8 +25,6 @@ __all__ = [
     "lattice_pieces",
 ]
 
-#: Persons per household in Nanjing (2020 census).
-HOUSEHOLD_SIZE = 2.48
 #: Gross floor area per household (m²), an assumption typical of Chinese urban housing
 #: (about 30-35 m² per person times 2.48 persons plus shared space); override it with local data.
 DEFAULT_FLOOR_AREA_PER_HOUSEHOLD_M2 = 90.0

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting.demand.sources import DEFAULT_FLOOR_AREA_PER_HOUSEHOLD_M2
 from siting.demo.common import CRS, write_gpkg
 from siting.demo.grids import dissolve, grid_of_points, partition
 from siting.demo.sites import CHARGING_CAPACITY_HH, CHARGING_COST, RED_STATION_CAPACITY_HH, RED_STATION_COST
+from siting.geo.study_area import HOUSEHOLD_SIZE
 
 __all__ = [
     "ASSUMED_FLOORS",
@@ -31,11 +33,10 @@ OSM_XML_FILE = "osm_central_nanjing_2018.osm"
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 #: Floors assumed where a building has no ``building:levels`` tag (central Nanjing walk-up blocks).
 ASSUMED_FLOORS = 6
-#: Gross floor area per household, m² (flat plus its share of stairs and walls).
-FLOOR_AREA_PER_HOUSEHOLD_M2 = 90.0
+#: Gross floor area per household, m² (flat plus its share of stairs and walls): the demand default.
+FLOOR_AREA_PER_HOUSEHOLD_M2 = DEFAULT_FLOOR_AREA_PER_HOUSEHOLD_M2
 #: Footprints smaller than this are sheds or kiosks, not homes, m².
 MIN_HOME_FOOTPRINT_M2 = 30.0
-HOUSEHOLD_SIZE = 2.48
 #: ``building`` values counted as homes; other values (school, office ...) hold no households.
 HOME_TAGS = ("yes", "residential", "apartments", "house")
 #: Buildings carrying any of these keys are shops, offices, schools ... and hold no households.

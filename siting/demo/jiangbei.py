@@ -14,6 +14,7 @@ from siting.demo.grids import bisect, dissolve, grid_of_points, partition
 from siting.demo.history import population_history
 from siting.demo.land import demand_cells, load_land
 from siting.demo.sites import candidates, fire_lanes
+from siting.geo.study_area import HOUSEHOLD_SIZE
 
 __all__ = [
     "COMMUNITY_TARGET_HH",
@@ -25,8 +26,6 @@ __all__ = [
 
 #: Published residents of the 7 directly managed streets of Jiangbei New Area (2019).
 RESIDENTS_2019 = 843_400.0
-#: Nanjing average household size (2020 census), persons.
-HOUSEHOLD_SIZE = 2.48
 #: Target households per grid (urban grids hold about 300-500).
 GRID_TARGET_HH = 400.0
 #: Target households per modelled community (社区).

@@ -21,7 +21,9 @@ __all__ = ["HOUSEHOLD_SIZE", "LAYER_NAMES", "StudyArea", "load_study_area"]
 
 #: Layer names a study area knows; only ``demand`` is required.
 LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
-HOUSEHOLD_SIZE = 2.48  # persons per household, Nanjing, 2020 census
+#: Persons per household: 2.48 in Nanjing (2020 census, Nanjing Statistical Yearbook). The one
+#: definition: demand modelling, the demo builds, growth projections and the reports use it.
+HOUSEHOLD_SIZE = 2.48
 
 
 @dataclass(frozen=True)

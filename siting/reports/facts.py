@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from siting.geo.study_area import HOUSEHOLD_SIZE
 from siting.reports.html import fmt_int, fmt_num, fmt_share
 
-__all__ = ["PERSONS_PER_HOUSEHOLD", "assumption_items", "objective_label"]
+__all__ = ["HOUSEHOLD_SIZE", "assumption_items", "objective_label"]
 
-#: Persons per household used when only residents or only households are given (Nanjing, 2020 census).
-PERSONS_PER_HOUSEHOLD = 2.48
 
 
 def objective_label(scenario: Mapping[str, Any]) -> str:
@@ -63,7 +62,7 @@ def _model_items(summary: Mapping[str, Any]) -> list[tuple[str, Any]]:
             f"{summary.get('solver', '–')} ({m.get('method', 'auto')}, time limit {m.get('time_limit_s')} s)",
         ),
         ("Solver status and gap", f"{summary.get('status', '–')}, gap {fmt_share(summary.get('gap'), 3)}"),
-        ("Households per person", f"{PERSONS_PER_HOUSEHOLD} persons per household when only one is given"),
+        ("Households per person", f"{HOUSEHOLD_SIZE} persons per household when only one is given"),
     ]
 
 
