@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import InputError, Problem
 from siting.models._inputs import CoverageData
-from siting.models.base import SolveResult, Status, frozen_array, relative_gap
+from siting.models.base import SolveResult, Status, frozen_array, relative_gap, rows_text
 from siting.models.rules import SiteRules, as_index_array
 
 __all__ = ["assign_first_cover", "coverage_result", "evaluation", "selection_indices"]
@@ -96,15 +96,21 @@ def selection_indices(selected: ArrayLike, n_candidates: int) -> NDArray[np.int6
         ) from None
 
 
-def evaluation(result: SolveResult, rules: SiteRules, *, p: int | None) -> SolveResult:
+def evaluation(
+    result: SolveResult, rules: SiteRules, *, p: int | None, unserved: str | None = None
+) -> SolveResult:
     """Mark a result built by ``evaluate`` as such: no bound is proven; broken rules make it infeasible.
 
     ``bound`` and ``gap`` become NaN and ``solver`` ``"evaluate"``; ``status`` is ``feasible``
     when the selection keeps every site rule (at most ``p`` sites, fixed open, forbidden
-    closed, budget, groups), else ``infeasible`` with the broken rules in ``reason`` (the
-    figures stay those of the selection).
+    closed, budget, groups) and, with ``unserved`` (how to say it, e.g. ``"are not covered"``),
+    serves every demand row; else ``infeasible`` with the broken rules in ``reason`` (the figures
+    stay those of the selection).
     """
     broken = rules.violations(result.selected, p=p)
+    rows = np.flatnonzero(np.asarray(result.assignment) < 0)
+    if unserved is not None and rows.size:
+        broken.append(f"demand rows {rows_text(rows)} {unserved}")
     return replace(
         result,
         status="infeasible" if broken else "feasible",

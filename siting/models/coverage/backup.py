@@ -213,12 +213,7 @@ class BackupCoverage:
             method="exact",
             p=self.p,
         )
-        out = evaluation(result, self.rules, p=self.p)
-        rows = np.flatnonzero(np.asarray(out.assignment) < 0)
-        if not rows.size:
-            return out
-        reasons = [r for r in (out.reason, f"demand rows {rows_text(rows)} are not covered") if r]
-        return replace(out, status="infeasible", reason="; ".join(reasons))
+        return evaluation(result, self.rules, p=self.p, unserved="are not covered")
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -169,12 +169,7 @@ class LSCP:
             model="LSCP", data=self.data, selected=sel, objective=float(sel.size), bound=float(sel.size),
             status="feasible", started=start, solver="evaluate", method="exact",
         )  # fmt: skip
-        out = evaluation(result, self.rules, p=self.p)
-        rows = np.flatnonzero(np.asarray(out.assignment) < 0)
-        if not rows.size:
-            return out
-        reasons = [r for r in (out.reason, f"demand rows {rows_text(rows)} are not covered") if r]
-        return replace(out, status="infeasible", reason="; ".join(reasons))
+        return evaluation(result, self.rules, p=self.p, unserved="are not covered")
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return SolveResult.infeasible(

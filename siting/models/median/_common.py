@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.models._inputs import Neighbours, check_cost, check_p, check_weights, unreachable_rows
-from siting.models._results import evaluation
+from siting.models._results import evaluation, selection_indices
 from siting.models.base import SolveResult, frozen_array, relative_gap, rows_text
 from siting.models.rules import Group, SiteRules
 from siting.models.solvers.lagrangian import LagrangianBound, lagrangian_bound
@@ -22,7 +22,7 @@ __all__ = [
     "CostInput",
     "Objective",
     "cost_input",
-    "evaluated",
+    "evaluate_nearest",
     "infeasible_result",
     "lower_bound",
     "median_result",
@@ -194,11 +194,25 @@ def infeasible_result(
     )  # fmt: skip
 
 
-def evaluated(result: SolveResult, rules: SiteRules, p: int | None) -> SolveResult:
-    """Mark a median result as an evaluation: rules checked, and demand rows no open site reaches named."""
-    out = evaluation(result, rules, p=p)
-    rows = np.flatnonzero(np.asarray(out.assignment) < 0)
-    if not rows.size:
-        return out
-    reasons = [r for r in (out.reason, f"demand rows {rows_text(rows)} reach no open site") if r]
-    return replace(out, status="infeasible", reason="; ".join(reasons))
+def evaluate_nearest(
+    model: str,
+    cost: sp.csr_matrix,
+    weights: NDArray[np.float64],
+    rules: SiteRules,
+    *,
+    p: int | None,
+    selected: ArrayLike,
+    objective_of: Objective,
+) -> SolveResult:
+    """Score given open sites, each demand served by its nearest one (the ``evaluate`` of the models).
+
+    ``status`` is ``feasible`` when every demand row reaches an open site and the site rules
+    hold (``bound`` and ``gap`` NaN), else ``infeasible`` with the reason.
+    """
+    start = time.perf_counter()
+    sel = selection_indices(selected, rules.n_candidates)
+    result = median_result(
+        model, Neighbours.build(cost), weights, sel, np.inf, objective_of=objective_of, status="feasible",
+        start=start, solver="evaluate", method="exact",
+    )  # fmt: skip
+    return evaluation(result, rules, p=p, unserved="reach no open site")

@@ -13,9 +13,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import Problem
 from siting.models._inputs import Neighbours
-from siting.models._results import selection_indices
+from siting.models._results import evaluation, selection_indices
 from siting.models.base import SolveOptions, SolveResult, frozen_array, relative_gap, rows_text
-from siting.models.median._common import cost_input, evaluated, infeasible_result, lower_bound, precheck
+from siting.models.median._common import cost_input, infeasible_result, lower_bound, precheck
 from siting.models.rules import Group, SiteRules
 from siting.models.solvers.highs import solve_mip
 from siting.models.solvers.interchange import interchange
@@ -330,10 +330,10 @@ class CapacitatedPMedian:
         if result.status == "infeasible":
             empty = self._cap_result(nb, sel, np.full(nb.n, -1, dtype=np.int64), np.inf, status="feasible",
                                      start=start, solver="evaluate", method="exact")  # fmt: skip
-            out = evaluated(empty, self.rules, self.p)
+            out = evaluation(empty, self.rules, p=self.p)
             reason = "; ".join(r for r in (out.reason, "the demand does not fit the sites' capacities") if r)
             return replace(out, status="infeasible", reason=reason)
-        return evaluated(result, self.rules, self.p)
+        return evaluation(result, self.rules, p=self.p, unserved="reach no open site")
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return infeasible_result(self.MODEL, self.cost, self.demand, reason, start=start, method=method)

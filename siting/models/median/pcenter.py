@@ -12,9 +12,14 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from siting.models._inputs import Neighbours
-from siting.models._results import selection_indices
 from siting.models.base import SolveOptions, SolveResult
-from siting.models.median._common import cost_input, evaluated, infeasible_result, median_result, precheck
+from siting.models.median._common import (
+    cost_input,
+    evaluate_nearest,
+    infeasible_result,
+    median_result,
+    precheck,
+)
 from siting.models.rules import Group, SiteRules
 from siting.models.solvers.highs import solve_mip
 
@@ -277,13 +282,15 @@ class PCenter:
             ``status="feasible"`` when every demand row reaches an open site and the site
             rules hold (``bound`` and ``gap`` NaN), else ``"infeasible"`` with the reason.
         """
-        start = time.perf_counter()
-        sel = selection_indices(selected, self.rules.n_candidates)
-        nb = Neighbours.build(self.cost)
-        result = self._result(
-            nb, sel, np.inf, status="feasible", start=start, solver="evaluate", method="exact"
+        return evaluate_nearest(
+            self.MODEL,
+            self.cost,
+            self.weights,
+            self.rules,
+            p=self.p,
+            selected=selected,
+            objective_of=_largest,
         )
-        return evaluated(result, self.rules, self.p)
 
     def _result(
         self, nb: Neighbours, selected: NDArray[np.int64], bound: float, *, status: Any, start: float,
