@@ -151,17 +151,9 @@ class LSCP:
     def evaluate(self, selected: ArrayLike) -> SolveResult:
         """Count given open sites and check that they cover every demand row (no solve).
 
-        Returns
-        -------
-        SolveResult
-            ``status="feasible"`` when the sites keep every site rule (``bound`` and ``gap``
-            are NaN: nothing is proven), else ``"infeasible"`` with the broken rules in
-            ``reason`` and the figures still those of the sites.
-
-        Raises
-        ------
-        InputError
-            When an index is not a candidate.
+        The result is an evaluation (see :func:`siting.models._results.evaluation`): NaN bound
+        and gap, ``infeasible`` with the broken rules in ``reason``; an index that is not a
+        candidate raises :class:`~siting.errors.InputError`.
         """
         start = time.perf_counter()
         sel = selection_indices(selected, self.data.n_candidates)
