@@ -39,9 +39,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy siting api
 
-# both cores (pytest-xdist); slow tests (> 10 s, marked) run too
+# both cores (pytest-xdist); slow tests (> 10 s, marked) run too. The PostgreSQL tests share one
+# database, so they run in one process after the others.
 pytest: $(STAMP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto -m "not postgres"
+	$(BIN)/pytest -m postgres
 	@# the planner notebooks, each on a fresh kernel (outputs stay stripped in git: tests/notebooks)
 	$(BIN)/pytest -n auto --nbmake --nbmake-timeout=300 -p no:randomly notebooks
 

@@ -43,7 +43,7 @@ from siting.reports.run import write_report
 from siting.reports.serve import serve_folder
 from siting.reports.sweep import write_sweep_report
 from siting.scenarios.compare import COMPARE_FILE, read_compare, run_compare
-from siting.scenarios.distributed import connect
+from siting.scenarios.distributed import connect, dask_available
 from siting.scenarios.outputs import write_run
 from siting.scenarios.runner import check_network, resolve_study_area, run_scenario
 from siting.scenarios.schema import load_scenario, parse_scenario
@@ -339,8 +339,15 @@ def sweep(
 
 @contextmanager
 def _cluster(scheduler: str | None, workers: int | None, n_tasks: int) -> Iterator[Any]:
-    """Yield a Dask client (the scheduler, or a LocalCluster), or None to run in this process."""
+    """Yield a Dask client (the scheduler, or a LocalCluster), or None to run in this process.
+
+    Without Dask installed and without a scheduler, the combinations run in this process.
+    """
     n_workers = workers if workers is not None else min(os.cpu_count() or 1, max(n_tasks, 1))
+    if not scheduler and workers is None and not dask_available():
+        fix = escape("pip install 'siting[dask]'")
+        err_console.print(f"Dask is not installed ({fix}): running the combinations in this process")
+        n_workers = 0
     if not scheduler and n_workers == 0:
         yield None
         return

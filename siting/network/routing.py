@@ -133,7 +133,7 @@ def network_csr(
     map_tiles : callable, optional
         ``map_tiles(context, tiles) -> list of pair lists``, one per tile in order, each equal
         to ``tile_pairs(context, tile)``; runs the tiles elsewhere (for example on a Dask
-        cluster, :func:`siting.scenarios.distributed.dask_tile_mapper`). Default: in this process.
+        cluster, :func:`siting.network.dask_tiles.dask_tile_mapper`). Default: in this process.
 
     Returns
     -------

@@ -11,7 +11,6 @@ from siting.reports.html import fmt_int, fmt_num, fmt_share
 __all__ = ["HOUSEHOLD_SIZE", "assumption_items", "objective_label"]
 
 
-
 def objective_label(scenario: Mapping[str, Any]) -> str:
     """Plain-language statement of a scenario's optimisation question."""
     m = scenario.get("model", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import resource
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -11,7 +12,12 @@ from typing import Any
 
 from siting.errors import InputError, Problem
 
-__all__ = ["connect", "map_ordered", "peak_memory_mib", "worker_peak_memory_mib"]
+__all__ = ["connect", "dask_available", "map_ordered", "peak_memory_mib", "worker_peak_memory_mib"]
+
+
+def dask_available() -> bool:
+    """Whether dask.distributed is installed (the ``dask`` extra)."""
+    return importlib.util.find_spec("distributed") is not None
 
 
 @contextlib.contextmanager
@@ -41,8 +47,17 @@ def connect(
     Raises
     ------
     InputError
-        The scheduler cannot be reached (names the address and how to start one).
+        The scheduler cannot be reached (names the address and how to start one), or Dask is
+        not installed (names the extra).
     """
+    if not dask_available():
+        raise InputError(
+            Problem(
+                "scheduler" if scheduler else "workers",
+                "needs Dask, which is not installed",
+                "pip install 'siting[dask]', or run in this process (siting sweep --workers 0)",
+            )
+        )
     from dask.distributed import Client, LocalCluster  # noqa: PLC0415 - dask is an optional extra
 
     if scheduler:

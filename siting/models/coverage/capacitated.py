@@ -25,6 +25,8 @@ from siting.models.solvers.lagrangian_cover import capacity_bound
 __all__ = ["CapacitatedMCLP"]
 
 _HEURISTIC_DEFAULT_SECONDS = 30.0
+#: Seconds ``evaluate`` gives the single-source assignment MIP of given sites.
+EVALUATE_TIME_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class CapacitatedMCLP:
         """Compute the most demand given open sites serve within their capacities (an assignment LP).
 
         With ``single_source`` the assignment is the binary MIP (each demand point wholly to
-        one site), solved exactly.
+        one site), given :data:`EVALUATE_TIME_LIMIT` seconds.
 
         The result is an evaluation (see :func:`siting.models._results.evaluation`): NaN bound
         and gap, ``infeasible`` with the broken rules in ``reason``; an index that is not a

@@ -26,6 +26,8 @@ __all__ = ["CapacitatedPMedian"]
 EXACT_MAX_ENTRIES = 250_000
 #: Interchange starts of the heuristic (one when it only opens the exact MIP).
 INTERCHANGE_STARTS = 4
+#: Seconds ``evaluate`` gives the assignment MIP of given sites.
+EVALUATE_TIME_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class CapacitatedPMedian:
         *,
         incumbent: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
         rules: SiteRules | None = None,
+        count_sites: bool = True,
     ) -> SolveResult:
         """Solve the assignment MIP in HiGHS; ``rules`` replaces the model's own (``evaluate`` fixes the sites)."""
         rules = rules if rules is not None else self.rules
@@ -203,7 +206,9 @@ class CapacitatedPMedian:
             (np.concatenate([np.ones(k), -np.ones(k)]), (np.tile(np.arange(k), 2), np.concatenate([xc, j]))),
             shape=(k, m + k),
         )
-        site_a, site_lo, site_hi = rules.constraint_rows(p=self.p, p_exact=self.p_exact)
+        site_a, site_lo, site_hi = rules.constraint_rows(
+            p=self.p if count_sites else None, p_exact=self.p_exact
+        )
         a = sp.vstack(
             [assign, cap_rows, link, sp.hstack([site_a, sp.csr_matrix((site_a.shape[0], k))])], format="csr"
         )
@@ -312,7 +317,11 @@ class CapacitatedPMedian:
         )  # fmt: skip
 
     def evaluate(self, selected: ArrayLike) -> SolveResult:
-        """Compute the cheapest single-source assignment of the demand to given open sites (an exact MIP).
+        """Compute the cheapest single-source assignment of the demand to given open sites (a MIP).
+
+        The assignment MIP gets :data:`EVALUATE_TIME_LIMIT` seconds; an assignment not proven
+        cheapest by then is reported with a note in ``reason``. As for every model, ``p`` is
+        checked as the most sites (fewer sites are scored, not refused).
 
         Returns
         -------
@@ -326,14 +335,23 @@ class CapacitatedPMedian:
         nb = Neighbours.build(self.cost)
         fixed_sites = SiteRules.build(m, fixed=sel, forbidden=np.setdiff1d(np.arange(m), sel))
         opts = SolveOptions(method="exact")
-        result = self._exact_mip(nb, start, np.inf, opts, rules=fixed_sites)
+        result = self._exact_mip(
+            nb, start, start + EVALUATE_TIME_LIMIT, opts, rules=fixed_sites, count_sites=False
+        )
         if result.status == "infeasible":
             empty = self._cap_result(nb, sel, np.full(nb.n, -1, dtype=np.int64), np.inf, status="feasible",
                                      start=start, solver="evaluate", method="exact")  # fmt: skip
             out = evaluation(empty, self.rules, p=self.p)
-            reason = "; ".join(r for r in (out.reason, "the demand does not fit the sites' capacities") if r)
+            why = "the demand does not fit the sites' capacities"
+            if "time limit" in result.reason:
+                why = f"no assignment within the sites' capacities found in {EVALUATE_TIME_LIMIT:g} s"
+            reason = "; ".join(r for r in (out.reason, why) if r)
             return replace(out, status="infeasible", reason=reason)
-        return evaluation(result, self.rules, p=self.p, unserved="reach no open site")
+        out = evaluation(result, self.rules, p=self.p, unserved="reach no open site")
+        if result.status == "time_limit":
+            note = f"assignment not proven cheapest within {EVALUATE_TIME_LIMIT:g} s"
+            out = replace(out, reason="; ".join(r for r in (out.reason, note) if r))
+        return out
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         return infeasible_result(self.MODEL, self.cost, self.demand, reason, start=start, method=method)

@@ -75,7 +75,9 @@ def forced_bounds(
     order = free[np.argsort(key, kind="stable")]
     chosen, rest = order[:k], order[k:]
     kth, following = value[chosen[-1]], value[rest[0]]
-    return ForcedBounds(chosen, rest, bound - kth + value[rest], bound - value[chosen] + following)
+    # each sense keeps the order of operations its bound always had, so fixing is bit-identical
+    if_opened = bound + value[rest] - kth if best == "low" else bound - kth + value[rest]
+    return ForcedBounds(chosen, rest, if_opened, bound - value[chosen] + following)
 
 
 def reduced_cost_fixing(

@@ -110,3 +110,20 @@ def test_unreachable_scheduler_names_the_option(scenario, tmp_path, monkeypatch)
     assert result.exit_code == 1
     assert "scheduler" in result.output and "tcp://127.0.0.1:9" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_without_dask_a_sweep_runs_here_and_a_cluster_names_the_extra(scenario, tmp_path, monkeypatch):
+    # a core install (no `dask` extra): the default sweep runs in this process and says so
+    monkeypatch.setattr(siting.cli.main, "dask_available", lambda: False)
+    monkeypatch.setattr(siting.scenarios.distributed, "dask_available", lambda: False)
+    out = tmp_path / "here"
+    result = runner.invoke(app, ["sweep", str(scenario), "--set", "share=0.5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Dask is not installed" in result.output and "siting[dask]" in result.output
+    assert list(pd.read_csv(out / "sweep.csv")["status"]) == ["optimal"]
+    scheduled = runner.invoke(
+        app, ["sweep", str(scenario), "--set", "share=0.5", "--out", str(tmp_path / "x"), "--workers", "2"]
+    )
+    assert scheduled.exit_code == 1
+    assert "needs Dask, which is not installed" in scheduled.output and "siting[dask]" in scheduled.output
+    assert "Traceback" not in scheduled.output

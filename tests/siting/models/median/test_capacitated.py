@@ -78,3 +78,17 @@ def test_exact_proves_with_the_lagrangian_bound_when_it_meets_the_heuristic(name
     assert res.method == "exact"
     assert res.status == "optimal"
     assert res.objective == res.bound == inst.optimum
+
+
+def test_evaluate_fewer_sites_than_p_scores_them():
+    # p = 2 is the most sites; one open site that holds all the demand is a valid (costlier) plan
+    cost = np.array([[1.0, 5.0, 9.0], [2.0, 1.0, 9.0], [3.0, 9.0, 1.0]])
+    model = CapacitatedPMedian.from_cost_matrix(cost, demand=[1.0, 1.0, 1.0], capacity=10.0, p=2)
+    res = model.evaluate([0])
+    assert res.status == "feasible", res.reason
+    assert res.objective == 1.0 + 2.0 + 3.0
+    assert res.assignment.tolist() == [0, 0, 0]
+    tight = CapacitatedPMedian.from_cost_matrix(cost, demand=[1.0, 1.0, 1.0], capacity=2.0, p=2)
+    over = tight.evaluate([0])
+    assert over.status == "infeasible"
+    assert "does not fit the sites' capacities" in over.reason
