@@ -54,22 +54,31 @@ class FileCache(Generic[T]):
         self._loader = loader
         self._maxsize = maxsize
         self._items: OrderedDict[tuple[Hashable, ...], T] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts, never held while loading
+        self._loading: dict[Hashable, threading.Lock] = {}  # one per path: a file loads once at a time
 
     def get(self, path: str | Path) -> T:
-        """Return the object of ``path``, loading it when the file is new or has changed."""
+        """Return the object of ``path``, loading it when the file is new or has changed.
+
+        Threads asking for the same file wait for one load; different files load side by side.
+        """
         key = file_identity(path)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+            loading = self._loading.setdefault(key[0], threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._items:  # another thread loaded it meanwhile
+                    return self._items[key]
             value = self._loader(Path(str(key[0])))
-            stale = [k for k in self._items if k[0] == key[0]]
-            for k in stale:
-                del self._items[k]
-            self._items[key] = value
-            while len(self._items) > self._maxsize:
-                self._items.popitem(last=False)
+            with self._lock:
+                for stale in [k for k in self._items if k[0] == key[0]]:
+                    del self._items[stale]
+                self._items[key] = value
+                while len(self._items) > self._maxsize:
+                    self._items.popitem(last=False)
             return value
 
     def clear(self) -> None:

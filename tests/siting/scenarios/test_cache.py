@@ -251,6 +251,31 @@ def area_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def test_different_files_load_side_by_side(tmp_path: Path) -> None:
+    # the load of a.txt waits until b.txt has loaded: with one lock for every load it would time out
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("a")
+    b.write_text("b")
+    b_loaded = threading.Event()
+    waited: list[bool] = []
+
+    def loader(path: Path) -> str:
+        if path.name == "a.txt":
+            waited.append(b_loaded.wait(timeout=5))
+        else:
+            b_loaded.set()
+        return path.read_text()
+
+    fc: FileCache[str] = FileCache(loader)
+    first = threading.Thread(target=fc.get, args=(a,))
+    first.start()
+    time.sleep(0.1)  # a.txt is loading now
+    assert fc.get(b) == "b"
+    first.join(timeout=10)
+    assert waited == [True]
+    assert fc.get(a) == "a"
+
+
 def test_study_area_is_loaded_once_while_unchanged(area_dir: Path) -> None:
     first = cache.study_area(area_dir)
     assert cache.study_area(area_dir) is first
