@@ -15,7 +15,7 @@ from siting.models._inputs import CoverageData
 from siting.models.base import SolveResult, Status, frozen_array, relative_gap, rows_text
 from siting.models.rules import SiteRules, as_index_array
 
-__all__ = ["assign_first_cover", "coverage_result", "evaluation", "selection_indices"]
+__all__ = ["assign_first_cover", "coverage_infeasible", "coverage_result", "evaluation", "selection_indices"]
 
 
 def assign_first_cover(data: CoverageData, selected: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -119,4 +119,26 @@ def evaluation(
         solver="evaluate",
         method="exact",
         reason="; ".join(broken),
+    )
+
+
+def coverage_infeasible(
+    model: str,
+    data: CoverageData,
+    reason: str,
+    *,
+    started: float,
+    solver: str,
+    method: Literal["exact", "heuristic"],
+) -> SolveResult:
+    """Build the result of a coverage model that found (or has) no solution; ``reason`` says why."""
+    return SolveResult.infeasible(
+        model=model,
+        reason=reason,
+        n_demand=data.n_demand,
+        n_candidates=data.n_candidates,
+        total_weight=data.total_weight,
+        solve_seconds=time.perf_counter() - started,
+        solver=solver,
+        method=method,
     )

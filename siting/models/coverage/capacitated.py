@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from siting.errors import Problem
 from siting.models._inputs import CoverageData, RuleOptions, check_model_input
 from siting.models._presolve import AUTO_EXACT_MAX_NNZ
-from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models._results import coverage_infeasible, coverage_result, evaluation, selection_indices
 from siting.models.base import SolveOptions, SolveResult
 from siting.models.rules import Group, RuleState, SiteRules
 from siting.models.solvers.formulations import transportation_lp
@@ -181,15 +181,9 @@ class CapacitatedMCLP:
         return evaluation(result, self.rules, p=self.p)
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
-        return SolveResult.infeasible(
-            model="CapacitatedMCLP",
-            reason=reason,
-            n_demand=self.data.n_demand,
-            n_candidates=self.data.n_candidates,
-            total_weight=self.data.total_weight,
-            solve_seconds=time.perf_counter() - start,
-            solver="highs-mip" if method == "exact" else "greedy+lp",
-            method=method,
+        solver = "highs-mip" if method == "exact" else "greedy+lp"
+        return coverage_infeasible(
+            "CapacitatedMCLP", self.data, reason, started=start, solver=solver, method=method
         )
 
     def _pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.models._inputs import CoverageData, RuleOptions, check_model_input
 from siting.models._presolve import ReducedRows, auto_exact, reduce_rows
-from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models._results import coverage_infeasible, coverage_result, evaluation, selection_indices
 from siting.models.base import SolveOptions, SolveResult, rows_text
 from siting.models.rules import Group, SiteRules
 from siting.models.solvers.greedy import solve_set_cover
@@ -164,16 +164,8 @@ class LSCP:
         return evaluation(result, self.rules, p=self.p, unserved="are not covered")
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
-        return SolveResult.infeasible(
-            model="LSCP",
-            reason=reason,
-            n_demand=self.data.n_demand,
-            n_candidates=self.data.n_candidates,
-            total_weight=self.data.total_weight,
-            solve_seconds=time.perf_counter() - start,
-            solver="highs-mip" if method == "exact" else "greedy-setcover",
-            method=method,
-        )
+        solver = "highs-mip" if method == "exact" else "greedy-setcover"
+        return coverage_infeasible("LSCP", self.data, reason, started=start, solver=solver, method=method)
 
     def _solve_exact(self, reduced: ReducedRows, start: float, opts: SolveOptions) -> SolveResult:
         m = reduced.matrix

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from siting.models._inputs import CoverageData, RuleOptions, check_model_input
 from siting.models._presolve import auto_exact, reduce_rows
-from siting.models._results import coverage_result, evaluation, selection_indices
+from siting.models._results import coverage_infeasible, coverage_result, evaluation, selection_indices
 from siting.models.base import SolveOptions, SolveResult
 from siting.models.rules import Group, SiteRules
 from siting.models.solvers.fixing import solve_core
@@ -169,16 +169,8 @@ class MCLP:
         return evaluation(result, self.rules, p=self.p)
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
-        return SolveResult.infeasible(
-            model="MCLP",
-            reason=reason,
-            n_demand=self.data.n_demand,
-            n_candidates=self.data.n_candidates,
-            total_weight=self.data.total_weight,
-            solve_seconds=time.perf_counter() - start,
-            solver="highs-mip" if method == "exact" else "lazy-greedy+swap",
-            method=method,
-        )
+        solver = "highs-mip" if method == "exact" else "lazy-greedy+swap"
+        return coverage_infeasible("MCLP", self.data, reason, started=start, solver=solver, method=method)
 
     def _solve_exact(self, reduced: Any, start: float, opts: SolveOptions) -> SolveResult:
         simple = not self.rules.groups and self.rules.budget is None and self.p is not None
