@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.models.base import frozen_array, rows_text
 
-__all__ = ["Group", "RuleState", "SiteRules", "as_index_array"]
+__all__ = ["DemandShare", "Group", "RuleState", "SiteRules", "as_index_array", "demand_shares"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,62 @@ class Group:
     name: str
     candidates: NDArray[np.int64]
     min_sites: int = 1
+
+
+@dataclass(frozen=True)
+class DemandShare:
+    """A demand rule: at least ``min_share`` of the weight of demand ``rows`` is served.
+
+    Equity between parts of a study area (every street, every community gets its share).
+
+    Parameters
+    ----------
+    name : str
+        Name of the part, e.g. a street.
+    rows : ndarray of int
+        Demand rows of the part.
+    min_share : float
+        Least served share of their weight, in [0, 1].
+    """
+
+    name: str
+    rows: NDArray[np.int64]
+    min_share: float
+
+    def served_share(self, served: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+        """Return the served share of this part, from each demand row's served weight (1 when it has none)."""
+        total = float(weights[self.rows].sum())
+        return float(served[self.rows].sum()) / total if total > 0 else 1.0
+
+
+def demand_shares(
+    problems: list[Problem],
+    shares: Mapping[str, tuple[Sequence[int] | ArrayLike, float]] | Sequence[DemandShare] | None,
+    n_demand: int | None,
+) -> tuple[DemandShare, ...]:
+    """Validate demand-share rules (rows in ``0..n_demand-1``, shares in [0, 1]), adding problems."""
+    if shares is None:
+        return ()
+    items = (
+        [(str(k), rows, share) for k, (rows, share) in shares.items()]
+        if isinstance(shares, Mapping)
+        else [(s.name, s.rows, s.min_share) for s in shares]
+    )
+    out = []
+    for name, rows, share in items:
+        where = f"served_shares.{name}"
+        if not (isinstance(share, int | float) and 0 <= share <= 1):
+            problems.append(Problem(where, f"min share must be in [0, 1], got {share!r}", "use e.g. 0.8"))
+            continue
+        if n_demand is None:
+            continue
+        try:
+            idx = as_index_array(rows, where=where, n=n_demand)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        out.append(DemandShare(name=name, rows=frozen_array(idx), min_share=float(share)))
+    return tuple(out)
 
 
 def as_index_array(values: Iterable[int] | ArrayLike | None, *, where: str, n: int) -> NDArray[np.int64]:

@@ -17,7 +17,7 @@ from siting.models._inputs import CoverageData, RuleOptions, check_model_input
 from siting.models._presolve import AUTO_EXACT_MAX_NNZ
 from siting.models._results import coverage_infeasible, coverage_result, evaluation, selection_indices
 from siting.models.base import SolveOptions, SolveResult
-from siting.models.rules import Group, RuleState, SiteRules
+from siting.models.rules import DemandShare, Group, RuleState, SiteRules, demand_shares
 from siting.models.solvers.formulations import transportation_lp
 from siting.models.solvers.highs import solve_mip
 from siting.models.solvers.lagrangian_cover import capacity_bound
@@ -46,6 +46,8 @@ class CapacitatedMCLP:
                     sum_j y_j <= p                     (when p is given)
                     sum_j c_j y_j <= B                 (when a budget is given)
                     sum_{j in G} y_j >= k_G            for every group G
+                    sum_{i in S} sum_j w_i x_ij >= s_S sum_{i in S} w_i
+                                                       for every demand share S (equity)
                     y_j = 1 (fixed j),  y_j = 0 (forbidden j),  y_j in {0, 1}
                     0 <= x_ij <= 1  (x_ij in {0, 1} with single_source=True)
 
@@ -70,6 +72,9 @@ class CapacitatedMCLP:
         Most sites (fixed ones included).
     single_source : bool
         Whether each demand point goes wholly to one site.
+    shares : tuple of DemandShare
+        Parts of the demand that must each be served to at least their share (the exact MIP
+        holds them; the heuristic reports a plan that misses one as infeasible, not proven).
     """
 
     #: ``solve()`` maximises the objective (the served demand weight); ``bound`` is an upper bound.
@@ -80,6 +85,7 @@ class CapacitatedMCLP:
     rules: SiteRules
     p: int | None
     single_source: bool = False
+    shares: tuple[DemandShare, ...] = ()
 
     @classmethod
     def from_coverage(
@@ -96,6 +102,9 @@ class CapacitatedMCLP:
         budget: float | None = None,
         groups: Mapping[str, Sequence[int] | ArrayLike] | Sequence[Group] | None = None,
         min_per_group: int = 1,
+        served_shares: Mapping[str, tuple[Sequence[int] | ArrayLike, float]]
+        | Sequence[DemandShare]
+        | None = None,
     ) -> CapacitatedMCLP:
         """Build a capacitated MCLP from a coverage matrix.
 
@@ -113,6 +122,8 @@ class CapacitatedMCLP:
             Serve each demand point from one site only (binary assignment).
         fixed, forbidden, site_cost, budget, groups, min_per_group
             Site rules, as for :class:`~siting.models.coverage.mclp.MCLP`.
+        served_shares : mapping of name to (demand rows, min share), or sequence of DemandShare, optional
+            Each part of the demand must be served to at least its share (e.g. every street 80 %).
 
         Raises
         ------
@@ -120,16 +131,23 @@ class CapacitatedMCLP:
             Listing every problem with the inputs.
         """
         opts = RuleOptions(fixed, forbidden, site_cost, budget, groups, min_per_group)
-        data, rules, p_val, cap = check_model_input(
+        shape = getattr(coverage, "shape", None) or np.shape(coverage)
+        n_demand = int(shape[0]) if len(shape) == 2 else None
+        data, rules, p_val, (cap, shares) = check_model_input(
             coverage,
             weights,
             p,
             opts,
             title="invalid CapacitatedMCLP input",
             need_p_or_budget=True,
-            extra=lambda problems, n: _check_capacity(problems, capacity, n),
+            extra=lambda problems, n: (
+                _check_capacity(problems, capacity, n),
+                demand_shares(problems, served_shares, n_demand),
+            ),
         )
-        return cls(data=data, capacity=cap, rules=rules, p=p_val, single_source=bool(single_source))
+        return cls(
+            data=data, capacity=cap, rules=rules, p=p_val, single_source=bool(single_source), shares=shares
+        )
 
     def solve(self, options: SolveOptions | None = None) -> SolveResult:
         """Solve the model.
@@ -150,13 +168,44 @@ class CapacitatedMCLP:
         opts = options or SolveOptions()
         method = opts.method
         start = time.perf_counter()
-        reason = self.rules.infeasibility(self.p)
+        reason = "; ".join(r for r in (self.rules.infeasibility(self.p), self._share_precheck()) if r)
         if reason:
             return self._infeasible(reason, start, "exact" if method == "exact" else "heuristic")
-        exact = method == "exact" or (method == "auto" and self.data.csr.nnz <= AUTO_EXACT_MAX_NNZ // 4)
+        small = self.data.csr.nnz <= AUTO_EXACT_MAX_NNZ // 4
+        exact = method == "exact" or (method == "auto" and (small or bool(self.shares)))
         if exact:
             return self._solve_exact(start, opts)
-        return self._solve_heuristic(start, opts)
+        result = self._solve_heuristic(start, opts)
+        missed = self._missed_shares(np.asarray(result.selected))
+        if result.status == "infeasible" or not missed:
+            return result
+        return self._infeasible(
+            f"the heuristic plan misses the served share of {missed} (not proven: try method='exact')",
+            start,
+            "heuristic",
+        )
+
+    def _share_precheck(self) -> str:
+        """Parts of the demand that cannot reach their share even with every allowed site open."""
+        reachable = np.asarray(self.data.csr @ self.rules.allowed.astype(float)).ravel() > 0
+        w = self.data.weights
+        short = [
+            s.name for s in self.shares if s.served_share(np.where(reachable, w, 0.0), w) < s.min_share - 1e-9
+        ]
+        return f"no site can reach the share of demand of {', '.join(short)}" if short else ""
+
+    def _missed_shares(self, selected: NDArray[np.int64]) -> str:
+        """Names of the demand shares a plan misses (served weight per row from its assignment LP)."""
+        if not self.shares:
+            return ""
+        rows, _, x = _assign_lp(self.data, self.capacity, selected, single_source=self.single_source,
+                                time_limit=EVALUATE_TIME_LIMIT)  # fmt: skip
+        served = np.asarray(
+            np.bincount(rows, weights=self.data.weights[rows] * x, minlength=self.data.n_demand),
+            dtype=np.float64,
+        )
+        w = self.data.weights
+        return ", ".join(s.name for s in self.shares if s.served_share(served, w) < s.min_share - 1e-6)
 
     def evaluate(self, selected: ArrayLike) -> SolveResult:
         """Compute the most demand given open sites serve within their capacities (an assignment LP).
@@ -171,14 +220,19 @@ class CapacitatedMCLP:
         start = time.perf_counter()
         sel = selection_indices(selected, self.data.n_candidates)
         rows, cols, x = _assign_lp(
-            self.data, self.capacity, sel, single_source=self.single_source, time_limit=None
+            self.data, self.capacity, sel, single_source=self.single_source, time_limit=EVALUATE_TIME_LIMIT
         )
         objective = float((self.data.weights[rows] * x).sum())
         result = self._result(
             sel, rows, cols, x, objective=objective, bound=objective, status="feasible", start=start,
             solver="evaluate", method="exact",
         )  # fmt: skip
-        return evaluation(result, self.rules, p=self.p)
+        out = evaluation(result, self.rules, p=self.p)
+        missed = self._missed_shares(sel)
+        if not missed:
+            return out
+        reasons = [r for r in (out.reason, f"the served share of {missed} is below its minimum") if r]
+        return replace(out, status="infeasible", reason="; ".join(reasons))
 
     def _infeasible(self, reason: str, start: float, method: Any) -> SolveResult:
         solver = "highs-mip" if method == "exact" else "greedy+lp"
@@ -213,12 +267,13 @@ class CapacitatedMCLP:
         )
         rule_a, rule_lo, rule_hi = self.rules.constraint_rows(p=self.p, p_exact=False)
         rules_part = sp.hstack([rule_a, sp.csr_matrix((rule_a.shape[0], k))], format="csr")
+        share_a, share_lo = self._share_rows(rows, n)
         lo_y, hi_y = self.rules.column_bounds()
         sol = solve_mip(
             np.concatenate([np.zeros(n), w[rows]]),
-            sp.vstack([demand_rows, cap_rows, link_rows, rules_part], format="csc"),
-            np.concatenate([np.full(n_dem + n + k, -np.inf), rule_lo]),
-            np.concatenate([np.ones(n_dem), np.zeros(n + k), rule_hi]),
+            sp.vstack([demand_rows, cap_rows, link_rows, rules_part, share_a], format="csc"),
+            np.concatenate([np.full(n_dem + n + k, -np.inf), rule_lo, share_lo]),
+            np.concatenate([np.ones(n_dem), np.zeros(n + k), rule_hi, np.full(share_lo.size, np.inf)]),
             col_lower=np.concatenate([lo_y, np.zeros(k)]),
             col_upper=np.concatenate([hi_y, np.ones(k)]),
             integer=np.concatenate([np.ones(n, dtype=bool), np.full(k, self.single_source)]),
@@ -229,7 +284,7 @@ class CapacitatedMCLP:
             seed=opts.seed,
         )
         if sol.status == "infeasible" or not sol.has_solution:
-            why = "no selection meets p, the budget and the group rules together"
+            why = "no selection meets p, the budget, the group rules and the demand shares together"
             if sol.status != "infeasible":
                 why = f"no solution found within the time limit of {opts.time_limit} s"
             return self._infeasible(why, start, "exact")
@@ -249,6 +304,20 @@ class CapacitatedMCLP:
             solver="highs-mip",
             method="exact",
         )
+
+    def _share_rows(self, rows: NDArray[np.int64], n: int) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
+        """Rows ``sum_{pairs of S} w_i x_ij >= s_S W_S`` over the columns ``[y (n), x (pairs)]``."""
+        w = self.data.weights
+        k = rows.size
+        if not self.shares:
+            return sp.csr_matrix((0, n + k)), np.empty(0)
+        member = np.zeros((len(self.shares), self.data.n_demand), dtype=bool)
+        for g, s in enumerate(self.shares):
+            member[g, s.rows] = True
+        g_idx, pair = np.nonzero(member[:, rows])
+        a = sp.csr_matrix((w[rows][pair], (g_idx, n + pair)), shape=(len(self.shares), n + k))
+        need = np.array([s.min_share * float(w[s.rows].sum()) for s in self.shares]) * (1 - 1e-9)
+        return a, need
 
     def _result(
         self,

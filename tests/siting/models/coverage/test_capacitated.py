@@ -1,7 +1,10 @@
 """Capacitated MCLP: hand-solved instances (split and single-source), rules, loads and input errors."""
 
+from itertools import combinations
+
 import numpy as np
 import pytest
+from scipy.optimize import linprog
 from testdata import BENCHMARKS
 
 from benchmarks.spopt_sf import load_sf
@@ -234,3 +237,46 @@ def test_non_matrix_coverage():
     with pytest.raises(InputError) as err:
         CapacitatedMCLP.from_coverage(np.arange(4), capacity=1.0, p=1)
     assert "coverage" in {p.where for p in err.value.problems}
+
+
+def _served_lp(cov, w, cap, sites, part=None, share=0.0):
+    """Most weight the open ``sites`` serve within capacity (scipy's LP), with part's share kept; None if not."""
+    pairs = [(i, j) for j in sites for i in range(cov.shape[0]) if cov[i, j]]
+    if not pairs:
+        return 0.0 if share == 0 else None
+    k = len(pairs)
+    a_ub = np.zeros((cov.shape[0] + len(sites), k))
+    for c, (i, j) in enumerate(pairs):
+        a_ub[i, c] = 1.0
+        a_ub[cov.shape[0] + list(sites).index(j), c] = w[i]
+    b_ub = np.concatenate([np.ones(cov.shape[0]), np.full(len(sites), cap)])
+    if part is not None:
+        row = np.array([-w[i] if i in part else 0.0 for i, _ in pairs])
+        a_ub = np.vstack([a_ub, row])
+        b_ub = np.concatenate([b_ub, [-share * w[list(part)].sum()]])
+    res = linprog(
+        -np.array([w[i] for i, _ in pairs]), A_ub=a_ub, b_ub=b_ub, bounds=[(0, 1)] * k, method="highs"
+    )
+    return -res.fun if res.status == 0 else None
+
+
+@pytest.mark.parametrize(("seed", "share"), [(3, 0.6), (4, 0.7), (6, 0.8)])  # binding for seeds 4 and 6
+def test_served_share_of_a_part_equals_brute_force(seed, share):
+    rng = np.random.default_rng(seed)
+    cov = rng.random((24, 7)) < 0.3
+    w = rng.integers(1, 20, 24).astype(float)
+    part = set(range(12, 24))
+    model = CapacitatedMCLP.from_coverage(
+        cov, weights=w, capacity=80.0, p=2, served_shares={"east": (sorted(part), share)}
+    )
+    res = model.solve(SolveOptions(method="exact"))
+    values = [_served_lp(cov, w, 80.0, s, part, share) for s in combinations(range(7), 2)]
+    feasible = [v for v in values if v is not None]
+    if not feasible:
+        assert res.status == "infeasible"
+        return
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(max(feasible), abs=1e-6)
+    served_part = _served_lp(cov, w, 80.0, list(res.selected), part, share)
+    assert served_part is not None  # the chosen sites can keep the share
+    assert model.evaluate(res.selected).status == "feasible"
