@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
@@ -13,11 +13,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from siting.errors import InputError, Problem, raise_if_problems
 from siting.models._inputs import CoverageData
-from siting.models._presolve import row_signature_groups
 from siting.models._results import assign_first_cover, selection_indices
 from siting.models.base import SolveOptions, SolveResult, frozen_array, relative_gap, rows_text
-from siting.models.rules import SiteRules
-from siting.models.solvers.highs import solve_mip
+from siting.models.coverage._phased_mip import PhasedMip, build_phased_mip, merge_rows
+from siting.models.rules import DemandShare, Group, SiteRules, demand_shares
+from siting.models.solvers.highs import MipSolution
 
 __all__ = ["PhasedMCLP", "PhasedResult"]
 
@@ -56,6 +56,33 @@ class PhasedResult(SolveResult):
 
 
 @dataclass(frozen=True)
+class Service:
+    """A solved phased MIP and the merged row of every demand row: who serves whom."""
+
+    mip: PhasedMip
+    x: NDArray[np.float64]
+    labels: NDArray[np.int64]
+
+    def read(
+        self, t: int, w: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Return the served weight per demand row, load per site and each row's main site in phase ``t``."""
+        mip = self.mip
+        assert mip.pair_row is not None
+        assert mip.pair_site is not None
+        share = mip.service(self.x)[t]
+        n_rows = int(self.labels.max()) + 1 if self.labels.size else 0
+        frac = np.minimum(np.bincount(mip.pair_row, weights=share, minlength=n_rows), 1.0)
+        wr = np.bincount(self.labels, weights=w, minlength=n_rows)
+        site_load = np.bincount(mip.pair_site, weights=share * wr[mip.pair_row], minlength=mip.m)
+        best = np.full(n_rows, -1, dtype=np.int64)
+        on = share > 1e-9
+        order = np.argsort(share[on], kind="stable")  # the largest share of each row wins
+        best[mip.pair_row[on][order]] = mip.pair_site[on][order]
+        return frac[self.labels] * w, site_load.astype(np.float64), best[self.labels]
+
+
+@dataclass(frozen=True)
 class PhasedMCLP:
     r"""Nested sites over phases, chosen jointly (a multi-period MCLP).
 
@@ -69,10 +96,19 @@ class PhasedMCLP:
                     sum_j y_jt <= P_t                         (with sites per phase)
                     sum_j c_j (y_jt - y_j(t-1)) <= B_t        (with budgets; y_j0 = 0)
                     y_j1 = 1 for fixed j, y_jt = 0 for forbidden j
+                    sum_{j in G} y_j1 >= k_G                  every group G (then in every phase)
+                    sum_{i in S} w_it z_it >= s_S W_St        every demand share S and phase t
                     y binary, 0 <= z <= 1
 
-    Demand rows with the same covering set are merged (weights summed per phase); HiGHS
-    solves the MIP (``method`` is always exact).
+    With site capacities ``q_j`` the coverage ``z_it`` becomes service: ``x_ijt`` is the share of
+    demand ``i`` served by site ``j`` in phase ``t`` (split over sites; only covering pairs)::
+
+        maximise    sum_t sum_ij w_it x_ijt
+        subject to  sum_j x_ijt <= 1,   sum_i w_it x_ijt <= q_j y_jt,   x_ijt <= y_jt
+
+    and the demand shares count served weight. Demand rows with the same covering set (and the
+    same demand-share parts) are merged, weights summed per phase; HiGHS solves the MIP
+    (``method`` is always exact).
 
     Attributes
     ----------
@@ -85,7 +121,12 @@ class PhasedMCLP:
     sites_per_phase, budgets : tuple or None
         New sites (fixed ones not counted) / opening budget allowed in each phase.
     rules : SiteRules
-        Fixed sites (open from the first phase), forbidden sites, and the opening cost per site.
+        Fixed sites (open from the first phase), forbidden sites, the opening cost per site and
+        the group rules.
+    capacity : ndarray of float, shape (n_candidates,), or None
+        Weight each site can serve in a phase; None: coverage without capacities.
+    shares : tuple of DemandShare
+        Parts of the demand served (covered) to at least their share in every phase.
     """
 
     #: ``solve()`` maximises the objective (the covered demand weight summed over the phases); ``bound`` is an upper bound.
@@ -97,6 +138,8 @@ class PhasedMCLP:
     sites_per_phase: tuple[int, ...] | None
     budgets: tuple[float, ...] | None
     rules: SiteRules
+    capacity: NDArray[np.float64] | None = None
+    shares: tuple[DemandShare, ...] = ()
 
     @classmethod
     def from_coverage(
@@ -110,6 +153,12 @@ class PhasedMCLP:
         site_cost: ArrayLike | None = None,
         fixed: ArrayLike | None = None,
         forbidden: ArrayLike | None = None,
+        capacity: float | ArrayLike | None = None,
+        groups: Mapping[str, Sequence[int] | ArrayLike] | Sequence[Group] | None = None,
+        min_per_group: int = 1,
+        served_shares: Mapping[str, tuple[Sequence[int] | ArrayLike, float]]
+        | Sequence[DemandShare]
+        | None = None,
     ) -> PhasedMCLP:
         """Build a phased plan's model.
 
@@ -129,6 +178,12 @@ class PhasedMCLP:
             Opening cost per site (1 each when omitted).
         fixed, forbidden : array-like of int, optional
             Existing sites (open from the first phase) / sites that may not open.
+        capacity : float or array-like, shape (n_candidates,), optional
+            Weight each site can serve in a phase (e.g. households); None: no capacities.
+        groups, min_per_group : optional
+            Group rules, as for :class:`~siting.models.coverage.mclp.MCLP`, held from the first phase.
+        served_shares : mapping of name to (demand rows, min share), or sequence of DemandShare, optional
+            Each part of the demand served to at least its share, in every phase.
 
         Raises
         ------
@@ -138,7 +193,13 @@ class PhasedMCLP:
         cov, w = _check(coverage, weights, years, sites_per_phase, budgets)
         m = cov.shape[1]
         cost = np.ones(m) if site_cost is None else np.asarray(site_cost, dtype=float)
-        rules = SiteRules.build(m, fixed=fixed, forbidden=forbidden, site_cost=cost)
+        problems: list[Problem] = []
+        cap = None if capacity is None else _capacity(problems, capacity, m)
+        shares = demand_shares(problems, served_shares, cov.shape[0])
+        raise_if_problems(problems, title="invalid phased plan")
+        rules = SiteRules.build(
+            m, fixed=fixed, forbidden=forbidden, site_cost=cost, groups=groups, min_per_group=min_per_group
+        )
         return cls(
             coverage=cov,
             weights=frozen_array(w),
@@ -146,6 +207,8 @@ class PhasedMCLP:
             sites_per_phase=None if sites_per_phase is None else tuple(int(v) for v in sites_per_phase),
             budgets=None if budgets is None else tuple(float(v) for v in budgets),
             rules=rules,
+            capacity=None if cap is None else frozen_array(cap),
+            shares=shares,
         )
 
     def solve(self, options: SolveOptions | None = None) -> PhasedResult:
@@ -159,49 +222,37 @@ class PhasedMCLP:
         """
         opts = options or SolveOptions()
         start = time.perf_counter()
-        cov, w, cost = self.coverage, self.weights, np.asarray(self.rules.site_cost)
-        n, m = cov.shape
-        t_count = len(self.years)
-        labels, n_rows = row_signature_groups(cov)
-        first = np.full(n_rows, -1, dtype=np.int64)
-        first[labels[::-1]] = np.arange(n)[::-1]
-        a = sp.csr_matrix(cov[first])
-        wr = np.stack([np.bincount(labels, weights=w[t], minlength=n_rows) for t in range(t_count)])
-        # columns: y (m x T) then z (n_rows x T); phase-major blocks
-        ny, nz = m * t_count, n_rows * t_count
-        rows, lo, hi = _rows(
-            a,
-            m=m,
-            n_rows=n_rows,
-            t_count=t_count,
-            n_fixed=self.rules.fixed.size,
-            cost=cost,
-            sites_per_phase=self.sites_per_phase,
-            budgets=self.budgets,
-        )
-        c = np.concatenate([np.zeros(ny), wr.ravel()])
-        col_lo, col_hi = np.zeros(ny + nz), np.ones(ny + nz)
-        col_lo[self.rules.fixed] = 1.0  # phase 0 block; nesting carries them on
-        for t in range(t_count):
-            col_hi[t * m + self.rules.forbidden] = 0.0
-        integer = np.concatenate([np.ones(ny, dtype=bool), np.zeros(nz, dtype=bool)])
-        sol = solve_mip(
-            c, rows, lo, hi, col_lower=col_lo, col_upper=col_hi, integer=integer, sense="max",
-            time_limit=opts.time_limit, mip_rel_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed,
-        )  # fmt: skip
+        reason = self.rules.infeasibility(None)
+        if reason:
+            return self._infeasible(reason, start)
+        sol, service = self._run(opts)
         if not sol.has_solution:
             reason = (
-                "no nested plan meets the sites per phase, the budgets and the fixed sites"
+                "no nested plan meets the sites per phase, the budgets, the fixed sites, the group rules "
+                "and the demand shares together"
                 if sol.status == "infeasible"
                 else "the time limit ran out before any plan was found"
             )
             return self._infeasible(reason, start)
-        y = np.rint(sol.x[:ny]).reshape(t_count, m).astype(bool)
-        opened = np.full(m, -1, dtype=np.int64)
-        for t in range(t_count - 1, -1, -1):
+        y = service.mip.open_sites(sol.x)
+        opened = np.full(self.rules.n_candidates, -1, dtype=np.int64)
+        for t in range(len(self.years) - 1, -1, -1):
             opened[y[t]] = t
         status = "optimal" if sol.status == "optimal" else "time_limit"
-        return self._result(opened, float(sol.bound), status=status, start=start)
+        return self._result(opened, float(sol.bound), status=status, start=start, service=service)
+
+    def _run(
+        self, opts: SolveOptions, open_by_phase: NDArray[np.bool_] | None = None
+    ) -> tuple[MipSolution, Service]:
+        """Build (rows merged) and solve the MIP; ``open_by_phase`` fixes the sites (an evaluation)."""
+        labels, _, a, wr = merge_rows(self.coverage, self.weights, self.shares)
+        share_rows = [(np.unique(labels[s.rows]), s.min_share) for s in self.shares]
+        mip = build_phased_mip(
+            a, wr, self.rules, sites_per_phase=self.sites_per_phase, budgets=self.budgets,
+            capacity=self.capacity, share_rows=share_rows, open_by_phase=open_by_phase,
+        )  # fmt: skip
+        sol = mip.solve(opts)
+        return sol, Service(mip, sol.x, labels)
 
     def evaluate(self, selected: ArrayLike, *, opened_in: ArrayLike | None = None) -> PhasedResult:
         """Compute the plan's figures for given sites: every phase covered by the sites open by then.
@@ -240,8 +291,15 @@ class PhasedMCLP:
                     Problem("opened_in", f"must give, for each of the {m} candidates, the phase index "
                             "(-1 never) with exactly the selected sites opening", "use result.opened_in")
                 )  # fmt: skip
-        result = self._result(phase, float("nan"), status="feasible", start=start)
+        service = None
+        if self.capacity is not None or self.shares:  # the best service of these sites: an LP
+            open_by_phase = np.stack([(phase >= 0) & (phase <= t) for t in range(len(self.years))])
+            sol, found = self._run(SolveOptions(), open_by_phase=open_by_phase)
+            service = found if sol.has_solution else None
+        result = self._result(phase, float("nan"), status="feasible", start=start, service=service)
         broken = self._broken(phase)
+        if (self.capacity is not None or self.shares) and service is None:
+            broken.append("no service of the demand meets the demand shares with these sites")
         return result if not broken else replace(result, status="infeasible", reason="; ".join(broken))
 
     def _broken(self, phase: NDArray[np.int64]) -> list[str]:
@@ -261,22 +319,41 @@ class PhasedMCLP:
                     out.append(f"phase {self.years[t]} has more than {allowed} sites")
             if self.budgets is not None and float(cost[phase == t].sum()) > self.budgets[t] + 1e-9:
                 out.append(f"phase {self.years[t]} spends more than its budget {self.budgets[t]:g}")
+        first = np.flatnonzero(phase == 0)
+        out.extend(r for r in self.rules.violations(first, p=None) if r.startswith("group"))
         return out
 
-    def _result(self, phase: NDArray[np.int64], bound: float, *, status: str, start: float) -> PhasedResult:
-        """Build the frozen result of the plan ``phase`` (phase index per candidate, -1 never)."""
+    def _result(
+        self,
+        phase: NDArray[np.int64],
+        bound: float,
+        *,
+        status: str,
+        start: float,
+        service: Service | None = None,
+    ) -> PhasedResult:
+        """Build the frozen result of the plan ``phase`` (phase index per candidate, -1 never).
+
+        Without capacities a demand point is covered when an open site covers it (assigned to the
+        lowest-index one); with them ``service`` (the MIP and its solution) says who serves whom.
+        """
         cov, w = self.coverage, self.weights
         t_count, m = len(self.years), cov.shape[1]
-        csc = cov.tocsc()
         selected = tuple(frozen_array(np.flatnonzero((phase >= 0) & (phase <= t))) for t in range(t_count))
         covered = np.zeros(t_count)
         load = np.zeros(m)
         assignment = np.full(cov.shape[0], -1, dtype=np.int64)
         for t in range(t_count):
-            assignment = assign_first_cover(CoverageData(csr=cov, csc=csc, weights=w[t]), selected[t])
-            hit = assignment >= 0
-            covered[t] = float(w[t][hit].sum())
-            load += np.bincount(assignment[hit], weights=w[t][hit], minlength=m)
+            if self.capacity is None or service is None:
+                assignment = assign_first_cover(
+                    CoverageData(csr=cov, csc=cov.tocsc(), weights=w[t]), selected[t]
+                )
+                hit = assignment >= 0
+                covered[t] = float(w[t][hit].sum())
+                load += np.bincount(assignment[hit], weights=w[t][hit], minlength=m)
+            else:
+                served, site_load, assignment = service.read(t, w[t])
+                covered[t], load = float(served.sum()), load + site_load
         objective = float(covered.sum())
         bound = max(bound, objective) if np.isfinite(bound) else bound
         return PhasedResult(
@@ -359,55 +436,12 @@ def _check(
     return cov, w
 
 
-def _rows(
-    a: sp.csr_matrix,
-    *,
-    m: int,
-    n_rows: int,
-    t_count: int,
-    n_fixed: int,
-    cost: np.ndarray,
-    sites_per_phase: Sequence[int] | None,
-    budgets: Sequence[float] | None,
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    ny = m * t_count
-    blocks: list[sp.csr_matrix] = []
-    lo: list[np.ndarray] = []
-    hi: list[np.ndarray] = []
-    eye_z = sp.identity(n_rows, format="csr")
-    for t in range(t_count):  # z_it - sum_j a_ij y_jt <= 0
-        left = sp.hstack([sp.csr_matrix((n_rows, t * m)), -a, sp.csr_matrix((n_rows, ny - (t + 1) * m))])
-        right = sp.hstack(
-            [sp.csr_matrix((n_rows, t * n_rows)), eye_z, sp.csr_matrix((n_rows, (t_count - t - 1) * n_rows))]
-        )
-        blocks.append(sp.csr_matrix(sp.hstack([left, right])))
-        lo.append(np.full(n_rows, -np.inf))
-        hi.append(np.zeros(n_rows))
-    eye_y = sp.identity(m, format="csr")
-    nz = n_rows * t_count
-    for t in range(t_count - 1):  # y_jt - y_j(t+1) <= 0
-        blocks.append(
-            sp.csr_matrix(
-                sp.hstack(
-                    [sp.csr_matrix((m, t * m)), eye_y, -eye_y, sp.csr_matrix((m, ny - (t + 2) * m + nz))]
-                )
-            )
-        )
-        lo.append(np.full(m, -np.inf))
-        hi.append(np.zeros(m))
-    for t in range(t_count):
-        if sites_per_phase is not None:
-            row = np.zeros(ny + nz)
-            row[t * m : (t + 1) * m] = 1.0
-            blocks.append(sp.csr_matrix(row))
-            lo.append(np.array([-np.inf]))
-            hi.append(np.array([float(n_fixed + sum(sites_per_phase[: t + 1]))]))
-        if budgets is not None:
-            row = np.zeros(ny + nz)
-            row[t * m : (t + 1) * m] = cost
-            if t > 0:
-                row[(t - 1) * m : t * m] = -cost
-            blocks.append(sp.csr_matrix(row))
-            lo.append(np.array([-np.inf]))
-            hi.append(np.array([float(budgets[t])]))
-    return sp.csr_matrix(sp.vstack(blocks)), np.concatenate(lo), np.concatenate(hi)
+def _capacity(problems: list[Problem], capacity: float | ArrayLike, m: int) -> NDArray[np.float64]:
+    """Capacities: one value for every site or one per site, finite and > 0."""
+    cap = np.asarray(capacity, dtype=float).ravel()
+    cap = np.full(m, float(cap[0])) if cap.size == 1 else cap
+    if cap.shape != (m,):
+        problems.append(Problem("capacity", f"has {cap.size} values for {m} candidates", "one per site"))
+    elif not np.isfinite(cap).all() or (cap <= 0).any():
+        problems.append(Problem("capacity", "has non-positive or non-finite values", "use capacities > 0"))
+    return cap

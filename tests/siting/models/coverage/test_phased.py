@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import shapely
+from scipy.optimize import linprog
 from testdata import ROOT
 
 from siting.demand.growth import fit_growth, scale_demand
@@ -112,3 +113,61 @@ def test_jiangbei_phased_plan_2025_2028_2030():
         covered = np.zeros(len(demand), dtype=bool)
         covered[d_idx] = True
         assert weights[covered].sum() == pytest.approx(plan.phase_covered_weight[t], rel=1e-9)
+
+
+def _served(cov, w, cap, sites):
+    """Most weight ``sites`` serve within capacity ``cap`` each (scipy's LP, split demand)."""
+    pairs = [(i, j) for j in sites for i in range(cov.shape[0]) if cov[i, j]]
+    if not pairs:
+        return 0.0
+    a = np.zeros((cov.shape[0] + len(sites), len(pairs)))
+    for c, (i, j) in enumerate(pairs):
+        a[i, c] = 1.0
+        a[cov.shape[0] + list(sites).index(j), c] = w[i]
+    b = np.concatenate([np.ones(cov.shape[0]), np.full(len(sites), cap)])
+    res = linprog(
+        -np.array([w[i] for i, _ in pairs]), A_ub=a, b_ub=b, bounds=[(0, 1)] * len(pairs), method="highs"
+    )
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_capacitated_phases_equal_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    cov = rng.random((10, 5)) < 0.4
+    w = rng.uniform(1, 10, (2, 10)).cumsum(axis=0)
+    cap = 25.0
+    plan = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2030], sites_per_phase=[1, 1], capacity=cap
+    ).solve()
+    best = -1.0
+    for first in itertools.combinations(range(5), 1):
+        for add in [(), *[(j,) for j in range(5) if j not in first]]:
+            best = max(best, _served(cov, w[0], cap, first) + _served(cov, w[1], cap, first + add))
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best, abs=1e-6)
+    for t, sites in enumerate(plan.phase_selected):  # each phase's figure is the best service of its sites
+        assert plan.phase_covered_weight[t] == pytest.approx(_served(cov, w[t], cap, list(sites)), abs=1e-6)
+        assert (np.asarray(plan.load) <= 2 * cap + 1e-6).all()
+    again = PhasedMCLP.from_coverage(cov, weights=w, years=[2025, 2030], sites_per_phase=[1, 1], capacity=cap)
+    assert again.evaluate(plan.selected, opened_in=plan.opened_in).objective == pytest.approx(plan.objective)
+
+
+def test_phases_keep_the_group_rule_and_the_demand_shares():
+    # sites 0 and 1 cover the west rows, 2 and 3 the east; the group {2, 3} needs a site from the first phase
+    cov = np.array([[1, 1, 0, 0]] * 4 + [[0, 0, 1, 1]] * 2)
+    w = np.array([[10.0] * 4 + [1.0] * 2, [10.0] * 4 + [1.0] * 2])
+    free = PhasedMCLP.from_coverage(cov, weights=w, years=[2025, 2030], sites_per_phase=[1, 0]).solve()
+    assert free.phase_selected[0].tolist() in ([0], [1])  # the west first without the rule
+    ruled = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2030], sites_per_phase=[1, 0], groups={"east": [2, 3]}
+    ).solve()
+    assert set(ruled.phase_selected[0].tolist()) <= {2, 3}
+    model = PhasedMCLP.from_coverage(
+        cov, weights=w, years=[2025, 2030], sites_per_phase=[1, 0], served_shares={"east": ([4, 5], 0.5)}
+    )
+    shared = model.solve()
+    assert set(shared.phase_selected[0].tolist()) <= {2, 3}
+    assert shared.phase_covered_weight.tolist() == pytest.approx([2.0, 2.0])
+    bad = model.evaluate([0])  # the west site alone leaves the east with nothing
+    assert bad.status == "infeasible"
